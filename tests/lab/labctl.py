@@ -1,0 +1,425 @@
+#!/usr/bin/env python3
+"""Lab harness: real systemd hosts as Docker containers on one machine.
+
+The lab and the Molecule scenarios run every role against containers that boot
+``/lib/systemd/systemd`` as PID 1, so services, units, timers and firewalls
+behave as they do on a VM. This tool prepares everything they need:
+
+    labctl.py docker            make sure a Docker engine runs (installs docker.io when absent)
+    labctl.py aptcache          make sure apt-cacher-ng runs on the host (port 3142)
+    labctl.py images [-d 13 12] build pdfcompare-lab/debian:13 and :12 with debootstrap
+    labctl.py prepare           all three above
+    labctl.py up [-i INV]       create the inventory's hosts as systemd containers
+    labctl.py down [-i INV]     remove them and their network
+    labctl.py status [-i INV]   show what runs and where
+    labctl.py run-options       print the container options (used by docs and tests)
+
+Only the Python standard library is needed for docker/aptcache/images; ``up``,
+``down`` and ``status`` read the inventory through ``ansible-inventory`` from the
+project's venv (the Makefile takes care of that).
+
+Images are rebuilt only when their recipe changes: the recipe's hash is stored
+as the image label ``pdfcompare.recipe``.
+
+Exit codes: 0 ok, 1 failure (one line on stderr says what and what to do).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import ipaddress
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_INVENTORY = ROOT / "inventories" / "lab" / "hosts.yml"
+LABEL = "pdfcompare-lab"
+IMAGE_REPO = "pdfcompare-lab/debian"
+SUITES = {"13": "trixie", "12": "bookworm"}
+APT_CACHE_PORT = 3142
+MIRROR = "http://deb.debian.org/debian"
+
+# The container options known to work on these machines (``--privileged`` does
+# not: a capability is missing from the bounding set). Molecule's shared config
+# (.config/molecule/config.yml) uses the same list; a test keeps them in step.
+RUN_OPTIONS = [
+    "--cap-add", "SYS_ADMIN",
+    "--cap-add", "NET_ADMIN",
+    "--security-opt", "seccomp=unconfined",
+    "--security-opt", "apparmor=unconfined",
+    "--cgroupns=host",
+    "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw",
+    "--tmpfs", "/run",
+    "--tmpfs", "/run/lock",
+]
+COMMAND = "/lib/systemd/systemd"
+
+# --- image recipe -----------------------------------------------------------
+# Everything that shapes the image is in these constants; their hash decides
+# whether an existing image is current.
+RECIPE_VERSION = 4
+PACKAGES = [
+    "systemd", "systemd-sysv", "dbus", "python3", "python3-apt", "sudo",
+    "iproute2", "procps", "ca-certificates", "gnupg",
+]
+# Units that make no sense in a container (no consoles, no kernel mounts).
+MASKED_UNITS = [
+    "getty.target", "console-getty.service", "systemd-firstboot.service",
+    "sys-kernel-config.mount", "sys-kernel-debug.mount", "sys-kernel-tracing.mount",
+    "dev-hugepages.mount", "systemd-remount-fs.service", "systemd-udevd.service",
+    "systemd-udev-trigger.service", "systemd-modules-load.service",
+]
+POST_SCRIPT = r"""
+set -eu
+cat > /etc/apt/sources.list.d/debian.sources <<EOF
+Types: deb
+URIs: http://deb.debian.org/debian
+Suites: {suite} {suite}-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb
+URIs: http://deb.debian.org/debian-security
+Suites: {suite}-security
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+EOF
+rm -f /etc/apt/sources.list
+# The package mirror these machines reach serves snapshots whose Release files
+# are past their Valid-Until date; a lab image has to accept them.
+printf 'Acquire::Check-Valid-Until "false";\nAcquire::Check-Date "false";\n' \
+  > /etc/apt/apt.conf.d/99pdfcompare-lab
+printf 'path-exclude /usr/share/doc/*\npath-include /usr/share/doc/*/copyright\n' \
+  > /etc/dpkg/dpkg.cfg.d/01pdfcompare-lab-nodoc
+for unit in {masked}; do ln -sf /dev/null "/etc/systemd/system/$unit"; done
+: > /etc/machine-id
+rm -f /var/lib/dbus/machine-id
+apt-get clean
+rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/*.log /tmp/* /var/tmp/* /var/lib/apt/periodic/*
+# An empty package index must look stale, or `apt: update_cache, cache_valid_time` trusts it.
+touch -d '2000-01-01' /var/lib/apt/lists
+"""
+
+
+def recipe_hash(suite: str) -> str:
+    text = json.dumps(
+        {"v": RECIPE_VERSION, "suite": suite, "pkgs": PACKAGES, "masked": MASKED_UNITS,
+         "post": POST_SCRIPT, "variant": "minbase"},
+        sort_keys=True,
+    )
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+# --- helpers ------------------------------------------------------------------
+class LabError(Exception):
+    """A failure the operator can act on; printed as one line."""
+
+
+def log(msg: str) -> None:
+    print(f"[lab] {msg}", file=sys.stderr, flush=True)
+
+
+def run(cmd: list[str], *, check: bool = True, capture: bool = False, **kw) -> subprocess.CompletedProcess:
+    try:
+        res = subprocess.run(cmd, text=True, capture_output=capture, **kw)
+    except FileNotFoundError as exc:
+        raise LabError(f"{cmd[0]} is not installed (run `make venv` for the Ansible tools)") from exc
+    if check and res.returncode != 0:
+        detail = (res.stderr or "").strip().splitlines()[-1:] if capture else []
+        raise LabError(f"command failed ({res.returncode}): {' '.join(cmd)} {' '.join(detail)}")
+    return res
+
+
+def have_systemd() -> bool:
+    return Path("/run/systemd/system").is_dir()
+
+
+def apt_install(*pkgs: str) -> None:
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    log(f"installing {' '.join(pkgs)} from Debian")
+    run(["apt-get", "update", "-qq"], env=env)
+    run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *pkgs], env=env)
+
+
+def wait_for(predicate, what: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.5)
+    raise LabError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+# --- docker engine ------------------------------------------------------------
+def docker_ok() -> bool:
+    return shutil.which("docker") is not None and run(
+        ["docker", "info", "--format", "{{.ServerVersion}}"], check=False, capture=True
+    ).returncode == 0
+
+
+def ensure_docker() -> None:
+    if docker_ok():
+        return
+    if not Path("/usr/sbin/dockerd").exists():
+        apt_install("docker.io")
+    if docker_ok():
+        return
+    if have_systemd():
+        run(["systemctl", "start", "docker"])
+    else:
+        log("starting dockerd (no systemd on this host; log: /var/log/pdfcompare-dockerd.log)")
+        with open("/var/log/pdfcompare-dockerd.log", "ab") as out:
+            subprocess.Popen(["/usr/sbin/dockerd"], stdout=out, stderr=out, start_new_session=True)
+    wait_for(docker_ok, "the Docker engine", 60)
+    log("docker engine is running")
+
+
+# --- apt cache ----------------------------------------------------------------
+def aptcache_ok() -> bool:
+    import socket
+
+    with socket.socket() as s:
+        s.settimeout(1)
+        return s.connect_ex(("127.0.0.1", APT_CACHE_PORT)) == 0
+
+
+ACNG_BACKEND = Path("/etc/apt-cacher-ng/backends_debian")
+ACNG_BACKEND_TEXT = (
+    "# Written by pdfcompare's tests/lab/labctl.py: the package's default backend\n"
+    "# (ftp.debian.org) is not reachable from every network; deb.debian.org is.\n"
+    f"{MIRROR}/\n"
+)
+
+
+def stop_aptcache() -> None:
+    if have_systemd():
+        run(["systemctl", "stop", "apt-cacher-ng"], check=False)
+    else:
+        run(["pkill", "-x", "apt-cacher-ng"], check=False)
+        wait_for(lambda: not aptcache_ok(), "apt-cacher-ng to stop", 15)
+
+
+def ensure_aptcache() -> None:
+    if not Path("/usr/sbin/apt-cacher-ng").exists():
+        apt_install("apt-cacher-ng")
+    if not ACNG_BACKEND.exists() or ACNG_BACKEND.read_text() != ACNG_BACKEND_TEXT:
+        ACNG_BACKEND.write_text(ACNG_BACKEND_TEXT)
+        log(f"pointed apt-cacher-ng at {MIRROR} ({ACNG_BACKEND})")
+        if aptcache_ok():
+            stop_aptcache()
+    if not aptcache_ok():
+        if have_systemd():
+            run(["systemctl", "start", "apt-cacher-ng"])
+        else:
+            rundir = Path("/run/apt-cacher-ng")
+            rundir.mkdir(exist_ok=True)
+            shutil.chown(rundir, "apt-cacher-ng", "apt-cacher-ng")
+            log("starting apt-cacher-ng (no systemd on this host)")
+            run(["runuser", "-u", "apt-cacher-ng", "--", "/usr/sbin/apt-cacher-ng",
+                 "-c", "/etc/apt-cacher-ng", "ForeGround=0",
+                 f"pidfile={rundir}/pid", f"SocketPath={rundir}/socket",
+                 "LogDir=/var/log/apt-cacher-ng"])
+    wait_for(aptcache_ok, "apt-cacher-ng on port 3142", 30)
+    log(f"apt cache listening on port {APT_CACHE_PORT} (cache: /var/cache/apt-cacher-ng)")
+
+
+# --- images -------------------------------------------------------------------
+def image_name(version: str) -> str:
+    return f"{IMAGE_REPO}:{version}"
+
+
+def image_recipe(version: str) -> str | None:
+    res = run(["docker", "image", "inspect", "--format",
+               '{{ index .Config.Labels "pdfcompare.recipe" }}', image_name(version)],
+              check=False, capture=True)
+    return res.stdout.strip() if res.returncode == 0 else None
+
+
+def build_image(version: str, *, force: bool = False) -> None:
+    suite = SUITES[version]
+    want = recipe_hash(suite)
+    if not force and image_recipe(version) == want:
+        log(f"{image_name(version)} is current (recipe {want})")
+        return
+    if shutil.which("debootstrap") is None:
+        apt_install("debootstrap")
+    mirror = f"http://127.0.0.1:{APT_CACHE_PORT}/deb.debian.org/debian" if aptcache_ok() else MIRROR
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix=f"pdfcompare-rootfs-{suite}-", dir="/var/tmp") as tmp:
+        rootfs = Path(tmp) / "rootfs"
+        log(f"debootstrap {suite} (minbase) from {mirror} ...")
+        res = run(["debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}",
+                   suite, str(rootfs), mirror], check=False, capture=True)
+        if res.returncode != 0:
+            tail = (res.stdout + res.stderr).strip().splitlines()[-5:]
+            raise LabError(f"debootstrap {suite} failed: {' | '.join(tail)}")
+        script = POST_SCRIPT.replace("{suite}", suite).replace("{masked}", " ".join(MASKED_UNITS))
+        run(["chroot", str(rootfs), "/bin/sh", "-c", script])
+        tar = subprocess.Popen(["tar", "-C", str(rootfs), "--numeric-owner", "-c", "."],
+                               stdout=subprocess.PIPE)
+        run(["docker", "import",
+             "--change", f'CMD ["{COMMAND}"]',
+             "--change", "ENV container=docker",
+             "--change", f"LABEL pdfcompare.recipe={want} pdfcompare.suite={suite}",
+             "-", image_name(version)], stdin=tar.stdout, capture=True)
+        tar.wait()
+    log(f"built {image_name(version)} in {time.monotonic() - started:.0f}s (recipe {want})")
+
+
+# --- lab hosts ----------------------------------------------------------------
+def venv_bin(name: str) -> str:
+    for folder in (Path(sys.executable).parent, ROOT / ".venv" / "bin"):
+        if (folder / name).exists():
+            return str(folder / name)
+    return name
+
+
+def read_inventory(path: Path) -> tuple[dict, dict[str, dict]]:
+    res = run([venv_bin("ansible-inventory"), "-i", str(path), "--list"], capture=True,
+              env=dict(os.environ, ANSIBLE_INVENTORY_UNPARSED_WARNING="False"))
+    data = json.loads(res.stdout)
+    hostvars = data.get("_meta", {}).get("hostvars", {})
+    hosts = {h: v for h, v in hostvars.items() if v.get("ansible_connection") == "community.docker.docker"}
+    if not hosts:
+        raise LabError(f"{path}: no host uses ansible_connection=community.docker.docker; nothing to start")
+    any_vars = next(iter(hosts.values()))
+    net = {"name": any_vars.get("lab_network", "pdfcompare-lab"),
+           "subnet": any_vars.get("lab_subnet", "172.30.0.0/24")}
+    return net, hosts
+
+
+def container_state(name: str) -> str | None:
+    res = run(["docker", "inspect", "--format", "{{.State.Status}}", name], check=False, capture=True)
+    return res.stdout.strip() if res.returncode == 0 else None
+
+
+def ensure_network(net: dict) -> None:
+    if run(["docker", "network", "inspect", net["name"]], check=False, capture=True).returncode == 0:
+        return
+    gateway = str(next(ipaddress.ip_network(net["subnet"]).hosts()))
+    run(["docker", "network", "create", "--driver", "bridge", "--subnet", net["subnet"],
+         "--gateway", gateway, "--label", LABEL, net["name"]], capture=True)
+    log(f"created network {net['name']} ({net['subnet']}, gateway {gateway})")
+
+
+def systemd_ready(name: str) -> bool:
+    res = run(["docker", "exec", name, "systemctl", "is-system-running"], check=False, capture=True)
+    return res.stdout.strip() in {"running", "degraded"}
+
+
+def lab_up(inventory: Path) -> None:
+    ensure_docker()
+    net, hosts = read_inventory(inventory)
+    ensure_network(net)
+    default_version = os.environ.get("LAB_DEBIAN", "13")
+    started = []
+    for host, hv in sorted(hosts.items()):
+        version = str(hv.get("lab_debian", default_version))
+        if image_recipe(version) is None:
+            raise LabError(f"image {image_name(version)} is missing: run `make lab-images` first")
+        state = container_state(host)
+        if state == "running":
+            continue
+        if state is not None:
+            run(["docker", "start", host], capture=True)
+        else:
+            addr = hv.get("common_private_address")
+            if not addr:
+                raise LabError(f"{inventory}: host {host} has no common_private_address")
+            run(["docker", "run", "-d", "--name", host, "--hostname", host,
+                 "--network", net["name"], "--ip", addr, "--label", LABEL,
+                 *RUN_OPTIONS, image_name(version), COMMAND], capture=True)
+        started.append(host)
+    for host in started:
+        wait_for(lambda h=host: systemd_ready(h), f"systemd in {host}", 90)
+    log(f"{len(hosts)} lab hosts up ({len(started)} started now)")
+
+
+def lab_down(inventory: Path) -> None:
+    if not docker_ok():
+        log("docker engine not running; nothing to remove")
+        return
+    res = run(["docker", "ps", "-aq", "--filter", f"label={LABEL}"], capture=True)
+    ids = res.stdout.split()
+    if ids:
+        run(["docker", "rm", "-f", *ids], capture=True)
+    try:
+        net, _ = read_inventory(inventory)
+        name = net["name"]
+    except LabError:
+        name = "pdfcompare-lab"
+    run(["docker", "network", "rm", name], check=False, capture=True)
+    shutil.rmtree(ROOT / ".cache" / "ansible-facts", ignore_errors=True)
+    log(f"removed {len(ids)} lab containers and network {name}")
+
+
+def lab_status(inventory: Path) -> None:
+    net, hosts = read_inventory(inventory)
+    groups = json.loads(run([venv_bin("ansible-inventory"), "-i", str(inventory), "--list"],
+                            capture=True).stdout)
+    member: dict[str, list[str]] = {h: [] for h in hosts}
+    for group, body in groups.items():
+        if group in {"_meta", "all", "ungrouped"} or not isinstance(body, dict):
+            continue
+        for h in body.get("hosts", []):
+            member.setdefault(h, []).append(group)
+    print(f"network {net['name']} {net['subnet']}")
+    print(f"{'host':8} {'address':14} {'state':10} {'image':24} groups")
+    for host, hv in sorted(hosts.items()):
+        state = container_state(host) or "absent"
+        image = run(["docker", "inspect", "--format", "{{.Config.Image}}", host],
+                    check=False, capture=True).stdout.strip() or "-"
+        print(f"{host:8} {hv.get('common_private_address', '?'):14} {state:10} {image:24} "
+              f"{','.join(sorted(member.get(host, [])))}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("docker", help="ensure a running Docker engine")
+    sub.add_parser("aptcache", help="ensure apt-cacher-ng on port 3142")
+    for name in ("images", "prepare"):
+        p = sub.add_parser(name, help="build base images" if name == "images" else "docker + aptcache + images")
+        p.add_argument("-d", "--debian", nargs="+", default=["13", "12"], choices=sorted(SUITES))
+        p.add_argument("--force", action="store_true", help="rebuild even when the recipe is unchanged")
+    for name in ("up", "down", "status"):
+        p = sub.add_parser(name)
+        p.add_argument("-i", "--inventory", type=Path, default=DEFAULT_INVENTORY)
+    sub.add_parser("run-options", help="print the docker run options used for systemd containers")
+    args = parser.parse_args(argv)
+    try:
+        if args.cmd == "docker":
+            ensure_docker()
+        elif args.cmd == "aptcache":
+            ensure_aptcache()
+        elif args.cmd in ("images", "prepare"):
+            if os.geteuid() != 0:
+                raise LabError("building images needs root (debootstrap, chroot)")
+            ensure_docker()
+            if args.cmd == "prepare":
+                ensure_aptcache()
+            for version in args.debian:
+                build_image(version, force=args.force)
+        elif args.cmd == "up":
+            lab_up(args.inventory)
+        elif args.cmd == "down":
+            lab_down(args.inventory)
+        elif args.cmd == "status":
+            lab_status(args.inventory)
+        elif args.cmd == "run-options":
+            print(" ".join([*RUN_OPTIONS, COMMAND]))
+    except LabError as exc:
+        print(f"labctl: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
