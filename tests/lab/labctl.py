@@ -364,11 +364,18 @@ def lab_status(inventory: Path) -> None:
     net, hosts = read_inventory(inventory)
     groups = json.loads(run([venv_bin("ansible-inventory"), "-i", str(inventory), "--list"],
                             capture=True).stdout)
+    def members(group: str) -> set[str]:
+        body = groups.get(group, {})
+        found = set(body.get("hosts", []))
+        for child in body.get("children", []):
+            found |= members(child)
+        return found
+
     member: dict[str, list[str]] = {h: [] for h in hosts}
-    for group, body in groups.items():
-        if group in {"_meta", "all", "ungrouped"} or not isinstance(body, dict):
+    for group in groups:
+        if group in {"_meta", "all", "ungrouped"}:
             continue
-        for h in body.get("hosts", []):
+        for h in members(group):
             member.setdefault(h, []).append(group)
     print(f"network {net['name']} {net['subnet']}")
     print(f"{'host':8} {'address':14} {'state':10} {'image':24} groups")
@@ -381,12 +388,16 @@ def lab_status(inventory: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="cmd", required=True)
     sub.add_parser("docker", help="ensure a running Docker engine")
     sub.add_parser("aptcache", help="ensure apt-cacher-ng on port 3142")
     for name in ("images", "prepare"):
-        p = sub.add_parser(name, help="build base images" if name == "images" else "docker + aptcache + images")
+        p = sub.add_parser(
+            name, help="build base images" if name == "images" else "docker + aptcache + images"
+        )
         p.add_argument("-d", "--debian", nargs="+", default=["13", "12"], choices=sorted(SUITES))
         p.add_argument("--force", action="store_true", help="rebuild even when the recipe is unchanged")
     for name in ("up", "down", "status"):

@@ -1,0 +1,82 @@
+# PDF Compare - developer and operator entry points. `make help` lists them.
+#
+# The two commands a newcomer needs (as root on Debian 12/13):
+#   make lab    - build what is missing, start the 8 lab hosts, deploy site.yml, show what runs where
+#   make test   - lint + pytest + every Molecule scenario on Debian 13 and 12
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV      ?= .venv
+PYTHON    ?= python3
+BIN       := $(CURDIR)/$(VENV)/bin
+LABCTL    := $(BIN)/python tests/lab/labctl.py
+INVENTORY ?= inventories/lab/hosts.yml
+# Debian releases every Molecule scenario runs on (13 = trixie, 12 = bookworm).
+MOLECULE_DEBIAN ?= 13 12
+# Scenarios to run; default: every folder under molecule/.
+SCENARIOS ?= $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml)))
+
+export PATH := $(BIN):$(PATH)
+export ANSIBLE_FORCE_COLOR ?= 0
+export PY_COLORS ?= 0
+export NO_COLOR ?= 1
+
+.PHONY: help venv lab-prepare lab-images lab lab-up lab-deploy lab-status lab-down \
+        test lint pytest molecule clean
+
+help: ## Show the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+venv: $(VENV)/.installed ## Create the venv with the app and the deployment/test tools
+
+lab-prepare: venv ## Docker engine, apt cache and base images (built only when their recipe changed)
+	$(LABCTL) prepare
+
+lab-images: venv ## Rebuild the base images if their recipe changed
+	$(LABCTL) images
+
+lab-up: lab-prepare ## Start the lab hosts (systemd containers)
+	$(LABCTL) up -i $(INVENTORY)
+
+lab-deploy: ## Run site.yml against the lab
+	ansible-playbook -i $(INVENTORY) site.yml
+
+lab-status: ## Show the lab hosts, their addresses and groups
+	$(LABCTL) status -i $(INVENTORY)
+
+lab: lab-up lab-deploy lab-status ## Build what is missing, start the lab, deploy site.yml, show what runs
+
+lab-down: ## Remove the lab hosts and their network
+	$(LABCTL) down -i $(INVENTORY)
+
+lint: venv ## yamllint, ansible-lint (production profile), ruff
+	yamllint --strict .
+	ansible-lint
+	ruff check app tests molecule
+
+pytest: venv ## Unit and integration tests (fails when no test is collected)
+	rc=0; pytest || rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc
+
+molecule: lab-prepare ## Every Molecule scenario on every Debian release of MOLECULE_DEBIAN
+	@for debian in $(MOLECULE_DEBIAN); do \
+	  for scenario in $(SCENARIOS); do \
+	    echo "=== molecule test -s $$scenario (Debian $$debian) ==="; \
+	    start=$$(date +%s); \
+	    LAB_DEBIAN=$$debian molecule test -s $$scenario; \
+	    echo "=== $$scenario on Debian $$debian passed in $$(( $$(date +%s) - start ))s ==="; \
+	  done; \
+	done
+
+test: lint pytest molecule ## Everything CI runs
+
+clean: lab-down ## Remove the lab, the venv and caches (keeps base images and the apt cache)
+	rm -rf $(VENV) .cache .pytest_cache .ruff_cache

@@ -1,0 +1,70 @@
+"""The lab harness and the lab inventory."""
+
+import ipaddress
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.lab import labctl
+
+ROOT = Path(__file__).resolve().parents[2]
+LABCTL = ROOT / "tests" / "lab" / "labctl.py"
+GROUPS = {"lb", "app", "postgresql", "postgresql_primary", "postgresql_replicas", "pgbouncer", "redis",
+          "ollama", "monitoring"}
+
+
+def inventory() -> dict:
+    out = subprocess.run(
+        [str(Path(sys.executable).parent / "ansible-inventory"), "-i", str(labctl.DEFAULT_INVENTORY),
+         "--list"],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    return json.loads(out)
+
+
+def test_recipe_hash_is_stable_and_differs_per_suite():
+    assert labctl.recipe_hash("trixie") == labctl.recipe_hash("trixie")
+    assert labctl.recipe_hash("trixie") != labctl.recipe_hash("bookworm")
+
+
+def test_recipe_has_the_packages_roles_rely_on():
+    for pkg in ("systemd", "systemd-sysv", "python3", "python3-apt", "sudo", "iproute2", "procps",
+                "ca-certificates", "gnupg"):
+        assert pkg in labctl.PACKAGES
+
+
+def test_run_options_never_privileged():
+    out = subprocess.run([sys.executable, str(LABCTL), "run-options"], check=True, capture_output=True,
+                         text=True).stdout
+    assert "--privileged" not in out
+    assert out.strip().endswith("/lib/systemd/systemd")
+    assert "--cgroupns=host" in out
+
+
+def test_lab_inventory_has_eight_hosts_in_the_group_vocabulary():
+    inv = inventory()
+    hostvars = inv["_meta"]["hostvars"]
+    assert sorted(hostvars) == ["app1", "app2", "cache1", "db1", "db2", "db3", "lb1", "mon1"]
+    assert set(inv) >= GROUPS
+    assert set(inv["postgresql"]["children"]) == {"postgresql_primary", "postgresql_replicas"}
+
+
+def test_lab_addresses_are_unique_and_inside_the_subnet():
+    hostvars = inventory()["_meta"]["hostvars"]
+    subnet = ipaddress.ip_network(next(iter(hostvars.values()))["lab_subnet"])
+    gateway = next(subnet.hosts())
+    addresses = [ipaddress.ip_address(v["common_private_address"]) for v in hostvars.values()]
+    assert len(set(addresses)) == len(addresses)
+    assert all(a in subnet and a != gateway for a in addresses)
+    assert all(v["ansible_connection"] == "community.docker.docker" for v in hostvars.values())
+
+
+def test_up_refuses_an_inventory_without_lab_hosts(tmp_path):
+    inv = tmp_path / "hosts.yml"
+    inv.write_text("all:\n  hosts:\n    web1:\n      ansible_host: 127.0.0.1\n")
+    res = subprocess.run([sys.executable, str(LABCTL), "status", "-i", str(inv)],
+                         capture_output=True, text=True)
+    assert res.returncode == 1
+    assert "no host uses ansible_connection=community.docker.docker" in res.stderr
+    assert "Traceback" not in res.stderr
