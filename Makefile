@@ -13,37 +13,42 @@ PYTHON    ?= python3
 BIN       := $(CURDIR)/$(VENV)/bin
 LABCTL    := $(BIN)/python tests/lab/labctl.py
 INVENTORY ?= inventories/lab/hosts.yml
-# Debian releases every Molecule scenario runs on (13 = trixie, 12 = bookworm).
+# Debian release of the lab hosts (13 = trixie, 12 = bookworm).
+LAB_DEBIAN ?= 13
+# Debian releases every Molecule scenario runs on.
 MOLECULE_DEBIAN ?= 13 12
 # Scenarios to run; default: every folder under molecule/.
 SCENARIOS ?= $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml)))
 
 export PATH := $(BIN):$(PATH)
+export LAB_DEBIAN
 export ANSIBLE_FORCE_COLOR ?= 0
 export PY_COLORS ?= 0
 export NO_COLOR ?= 1
 
-.PHONY: help venv lab-prepare lab-images lab lab-up lab-deploy lab-status lab-down \
+.PHONY: help venv lab-prepare lab lab-up lab-deploy lab-status lab-down \
         test lint pytest molecule clean
 
 help: ## Show the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
+	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
+	  echo "installing python3-venv from Debian"; rm -rf $(VENV); \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv; \
+	  $(PYTHON) -m venv $(VENV); }
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
 venv: $(VENV)/.installed ## Create the venv with the app and the deployment/test tools
 
-lab-prepare: venv ## Docker engine, apt cache and base images (built only when their recipe changed)
-	$(LABCTL) prepare
+lab-prepare: venv ## Docker engine, apt cache and the base images (built only when their recipe changed)
+	$(LABCTL) prepare -d $(sort $(LAB_DEBIAN) $(MOLECULE_DEBIAN))
 
-lab-images: venv ## Rebuild the base images if their recipe changed
-	$(LABCTL) images
 
-lab-up: lab-prepare ## Start the lab hosts (systemd containers)
+lab-up: venv ## Start the lab hosts (systemd containers), preparing what they need
+	$(LABCTL) prepare -d $(LAB_DEBIAN)
 	$(LABCTL) up -i $(INVENTORY)
 
 lab-deploy: ## Run site.yml against the lab
@@ -66,7 +71,8 @@ pytest: venv ## Unit and integration tests (fails when no test is collected)
 	rc=0; pytest || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc
 
-molecule: lab-prepare ## Every Molecule scenario on every Debian release of MOLECULE_DEBIAN
+molecule: venv ## Every Molecule scenario on every Debian release of MOLECULE_DEBIAN
+	$(LABCTL) prepare -d $(MOLECULE_DEBIAN)
 	@for debian in $(MOLECULE_DEBIAN); do \
 	  for scenario in $(SCENARIOS); do \
 	    echo "=== molecule test -s $$scenario (Debian $$debian) ==="; \

@@ -34,6 +34,7 @@ def test_shared_sequence_keeps_idempotence_and_skips_galaxy():
     sequence = SHARED["scenario"]["test_sequence"]
     assert "idempotence" in sequence
     assert sequence.index("converge") < sequence.index("idempotence") < sequence.index("verify")
+    assert "check" in sequence
     assert "dependency" not in sequence
     assert SHARED["verifier"]["name"] == "testinfra"
     assert SHARED["driver"]["name"] == "docker"

@@ -33,7 +33,7 @@ def connect_from(container: str, port: int) -> str:
 
 
 def test_base_packages_installed(host):
-    for name in ("nftables", "systemd-timesyncd", "locales", "tzdata", "curl", "sudo"):
+    for name in ("nftables", "netbase", "systemd-timesyncd", "locales", "tzdata", "curl", "sudo"):
         assert host.package(name).is_installed, name
 
 
