@@ -176,7 +176,8 @@ def ensure_docker() -> None:
     else:
         log("starting dockerd (no systemd on this host; log: /var/log/pdfcompare-dockerd.log)")
         with open("/var/log/pdfcompare-dockerd.log", "ab") as out:
-            subprocess.Popen(["/usr/sbin/dockerd"], stdout=out, stderr=out, start_new_session=True)
+            subprocess.Popen(["/usr/sbin/dockerd"], stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+                             start_new_session=True)
     wait_for(docker_ok, "the Docker engine", 60)
     log("docker engine is running")
 
@@ -222,10 +223,12 @@ def ensure_aptcache() -> None:
             rundir.mkdir(exist_ok=True)
             shutil.chown(rundir, "apt-cacher-ng", "apt-cacher-ng")
             log("starting apt-cacher-ng (no systemd on this host)")
+            # The daemon must not inherit our stdout/stderr: a CI runner waits for them to close.
             run(["runuser", "-u", "apt-cacher-ng", "--", "/usr/sbin/apt-cacher-ng",
                  "-c", "/etc/apt-cacher-ng", "ForeGround=0",
                  f"pidfile={rundir}/pid", f"SocketPath={rundir}/socket",
-                 "LogDir=/var/log/apt-cacher-ng"])
+                 "LogDir=/var/log/apt-cacher-ng"],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_for(aptcache_ok, "apt-cacher-ng on port 3142", 30)
     log(f"apt cache listening on port {APT_CACHE_PORT} (cache: /var/cache/apt-cacher-ng)")
 
