@@ -68,6 +68,9 @@ lint: venv ## yamllint, ansible-lint (production profile), ruff
 	ruff check app tests molecule
 
 pytest: venv ## Unit and integration tests (fails when no test is collected)
+	@command -v tesseract >/dev/null || { \
+	  echo "installing tesseract-ocr from Debian (OCR of scanned pages)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tesseract-ocr tesseract-ocr-eng; }
 	rc=0; pytest || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc
 
