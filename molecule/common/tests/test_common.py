@@ -6,6 +6,8 @@ import pytest
 import testinfra
 
 testinfra_hosts = ["common-target"]
+# Units whose journal is printed when a test fails (molecule/conftest.py).
+journal_units = ["nftables", "systemd-timesyncd"]
 
 TARGET = "172.31.10.10"
 PROBE_SCRIPT = textwrap.dedent(
