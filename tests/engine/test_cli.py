@@ -178,3 +178,36 @@ def test_closed_stdout_is_not_an_error(files):
     err = proc.stderr.read()
     assert proc.wait(timeout=60) == 1
     assert err == b""
+
+
+def _jobs_args(old, new, jobs="auto"):
+    from pdfcompare import cli
+
+    return cli, cli.build_parser().parse_args(["compare", str(old), str(new), "--jobs", jobs])
+
+
+def test_jobs_auto_reads_long_documents_in_two_processes(tmp_path, monkeypatch):
+    from pdfcompare import cli
+
+    short = tmp_path / "short.pdf"
+    long_ = tmp_path / "long.pdf"
+    short.write_bytes(text_pdf([[paragraph(1)]] * 2))
+    long_.write_bytes(text_pdf([[paragraph(i)] for i in range(cli.AUTO_JOBS_PAGES)]))
+    monkeypatch.setattr(cli.os, "cpu_count", lambda: 2)
+    _, args = _jobs_args(short, short)
+    assert cli._workers(args) == 1
+    _, args = _jobs_args(short, long_)
+    assert cli._workers(args) == 2
+    _, args = _jobs_args(short, long_, jobs="1")
+    assert cli._workers(args) == 1
+    monkeypatch.setattr(cli.os, "cpu_count", lambda: 1)
+    _, args = _jobs_args(short, long_)
+    assert cli._workers(args) == 1
+
+
+def test_jobs_auto_on_a_non_pdf_leaves_the_error_to_compare(tmp_path, capsys):
+    bogus = tmp_path / "bogus.pdf"
+    bogus.write_bytes(b"hello, not a pdf\n" * 100)
+    assert main(["compare", str(bogus), str(bogus)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not a PDF" in err
