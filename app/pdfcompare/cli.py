@@ -97,24 +97,22 @@ def _workers(args: argparse.Namespace) -> int:
     return 2 if longest >= AUTO_JOBS_PAGES else 1
 
 
-def _positive_int(text: str) -> int:
+def _positive(text: str, kind: type, what: str) -> int | float:
     try:
-        value = int(text)
+        value = kind(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
     if value <= 0:
         raise argparse.ArgumentTypeError(f"expected a number above 0, got {text!r}")
     return value
+
+
+def _positive_int(text: str) -> int:
+    return _positive(text, int, "a whole number")
 
 
 def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a number above 0, got {text!r}")
-    return value
+    return _positive(text, float, "a number")
 
 
 def _preview(text: str) -> tuple[str, int, str]:
