@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import signal
 import sys
 import time
 from dataclasses import replace
@@ -26,6 +28,8 @@ from .engine.extract import quiet_mupdf
 __all__ = ["main", "build_parser"]
 
 EXIT_SAME, EXIT_CHANGED, EXIT_ERROR = 0, 1, 2
+# The installed command kills a comparison this long after its --timeout (see _isolated_compare).
+HARD_TIMEOUT_GRACE_S = 5.0
 
 DESCRIPTION = """\
 Compare two PDF files and report what changed: text (word level, including text that moved),
@@ -277,19 +281,8 @@ def _stdout(text: str) -> None:
         os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush does not fail again
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``pdfcompare`` command; returns the exit code (0 same, 1 changed, 2 error)."""
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # --help (0) or a usage error (2)
-        return int(exc.code or 0)
-    if args.command == "schema":
-        print(json.dumps(REPORT_JSON_SCHEMA, indent=2))
-        return EXIT_SAME
-    if args.command != "compare":
-        parser.print_help(sys.stderr)
-        return EXIT_ERROR
+def _guarded_compare(args: argparse.Namespace) -> int:
+    """Run the comparison; every failure becomes one line on stderr and exit code 2."""
     try:
         return _run_compare(args)
     except PdfCompareError as exc:
@@ -306,10 +299,87 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("pdfcompare: interrupted", file=sys.stderr)
     except Exception as exc:  # a bug in the engine: still one line, never a traceback
-        print(f"pdfcompare: error: internal error ({type(exc).__name__}: {exc}); please report this",
+        first = (str(exc).strip().splitlines() or [""])[0][:200]
+        print(f"pdfcompare: error: internal error ({type(exc).__name__}: {first}); please report this",
               file=sys.stderr)
     return EXIT_ERROR
 
 
+def _isolated_compare(args: argparse.Namespace) -> int:
+    """Run the comparison in a child process that is killed if it outlives the time limit.
+
+    The engine checks its time limit between pages and stages, but one MuPDF call cannot be
+    interrupted from Python (PyMuPDF holds the interpreter lock while it renders or parses), so
+    a pathological page could overrun --timeout. The parent process enforces the limit from
+    outside: at --timeout plus HARD_TIMEOUT_GRACE_S it kills the child and says so in one line.
+    """
+    if not hasattr(os, "fork"):
+        return _guarded_compare(args)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # child: Ctrl-C is the parent's to handle
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        code = EXIT_ERROR
+        try:
+            code = _guarded_compare(args)
+        finally:
+            for stream in (sys.stdout, sys.stderr):
+                with contextlib.suppress(Exception):
+                    stream.flush()
+            os._exit(code)
+    limit = args.timeout + HARD_TIMEOUT_GRACE_S
+    deadline = time.monotonic() + limit
+    try:
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            if time.monotonic() > deadline:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                print(f"pdfcompare: error: the comparison did not finish within {args.timeout:g} s and "
+                      "was stopped; raise --timeout for very large documents", file=sys.stderr)
+                return EXIT_ERROR
+            time.sleep(0.02)
+    except KeyboardInterrupt:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        print("pdfcompare: interrupted", file=sys.stderr)
+        return EXIT_ERROR
+    if os.WIFEXITED(status):
+        return os.WEXITSTATUS(status)
+    sig = signal.Signals(os.WTERMSIG(status)).name
+    reason = "it was killed, probably for lack of memory" if sig == "SIGKILL" else f"it crashed ({sig})"
+    print(f"pdfcompare: error: the comparison stopped: {reason}; please report this with the files",
+          file=sys.stderr)
+    return EXIT_ERROR
+
+
+def main(argv: list[str] | None = None, *, isolate: bool = False) -> int:
+    """Entry point of the ``pdfcompare`` command; returns the exit code (0 same, 1 changed, 2 error).
+
+    ``isolate=True`` (the installed command) runs the comparison in a child process with a hard
+    time limit; library callers and tests get an in-process run.
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a usage error (2)
+        return int(exc.code or 0)
+    if args.command == "schema":
+        print(json.dumps(REPORT_JSON_SCHEMA, indent=2))
+        return EXIT_SAME
+    if args.command != "compare":
+        parser.print_help(sys.stderr)
+        return EXIT_ERROR
+    return _isolated_compare(args) if isolate else _guarded_compare(args)
+
+
+def run() -> None:
+    """The installed ``pdfcompare`` command (and ``python -m pdfcompare``)."""
+    sys.exit(main(isolate=True))
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    run()

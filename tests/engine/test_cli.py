@@ -211,3 +211,41 @@ def test_jobs_auto_on_a_non_pdf_leaves_the_error_to_compare(tmp_path, capsys):
     assert main(["compare", str(bogus), str(bogus)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "not a PDF" in err
+
+
+def test_installed_command_kills_a_comparison_stuck_in_one_mupdf_call(tmp_path):
+    """One MuPDF call cannot be interrupted from Python; the command's parent process stops it."""
+    import time
+
+    heavy = tmp_path / "heavy.pdf"
+    doc = pymupdf.open()
+    page = doc.new_page(width=2384, height=1684)  # A1
+    for i in range(3000):  # one path per line: rendering this page takes seconds
+        page.draw_line((i % 2384, 0), (0, i % 1684))
+    doc.save(heavy)
+    code = "import pdfcompare.cli as c; c.HARD_TIMEOUT_GRACE_S = 0.5; c.run()"
+    started = time.monotonic()
+    res = subprocess.run(
+        [sys.executable, "-c", code, "compare", str(heavy), str(heavy), "--timeout", "0.5",
+         "--preview", f"1:{tmp_path / 'p.png'}"],
+        capture_output=True, text=True, timeout=60,
+    )
+    elapsed = time.monotonic() - started
+    assert res.returncode == 2
+    assert res.stderr.count("\n") == 1, res.stderr
+    assert "did not finish within 0.5 s and was stopped" in res.stderr
+    assert elapsed < 10
+    assert not (tmp_path / "p.png").exists()
+
+
+def test_installed_command_passes_exit_codes_and_output_through(files):
+    old, new, same = files
+    same_run = subprocess.run([sys.executable, "-m", "pdfcompare", "compare", str(old), str(same)],
+                              capture_output=True, text=True, timeout=60)
+    assert (same_run.returncode, same_run.stdout, same_run.stderr) == (0, "No differences.\n", "")
+    changed = subprocess.run(
+        [sys.executable, "-m", "pdfcompare", "compare", str(old), str(new), "--json", "-"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert changed.returncode == 1
+    assert json.loads(changed.stdout)["summary"]["text"] >= 1
