@@ -17,6 +17,7 @@ import numpy as np
 from rapidfuzz import fuzz, process
 
 from .geometry import quantized_keys
+from .matching import greedy_pairs
 from .model import PageContent, PageMatch
 
 __all__ = ["align_pages", "similarity_matrix"]
@@ -283,13 +284,7 @@ def align_pages(old: list[PageContent], new: list[PageContent], threshold: float
         sim = similarity_matrix([old[i] for i in leftovers_old], [new[j] for j in leftovers_new])
         cand = sorted(((float(sim[a, b]), a, b) for a in range(len(leftovers_old))
                        for b in range(len(leftovers_new)) if sim[a, b] >= threshold), reverse=True)
-        used_a: set[int] = set()
-        used_b: set[int] = set()
-        for s, a, b in cand:
-            if a in used_a or b in used_b:
-                continue
-            used_a.add(a)
-            used_b.add(b)
+        for a, b, s in greedy_pairs((a, b, s) for s, a, b in cand):
             moved[leftovers_new[b]] = (leftovers_old[a], s)
             moved_old.add(leftovers_old[a])
 

@@ -19,6 +19,7 @@ from collections import Counter, defaultdict
 
 import numpy as np
 
+from .matching import greedy_pairs
 from .model import Box, Change, PageContent, Shape
 from .options import CompareOptions
 
@@ -162,14 +163,9 @@ def diff_geometry(old: PageContent, new: PageContent, options: CompareOptions) -
                     cands.append((i, j, off))
         votes = Counter(c[2] for c in cands)
         cands.sort(key=lambda c: (-votes[c[2]], abs(c[2][0]) + abs(c[2][1]), c[0], c[1]))
-        uo: set[int] = set()
-        un: set[int] = set()
-        for i, j, off in cands:
-            if i in uo or j in un:
-                continue
-            uo.add(i)
-            un.add(j)
-            moved.append((i, j, off))
+        moved = list(greedy_pairs(cands))
+        uo = {i for i, _, _ in moved}
+        un = {j for _, j, _ in moved}
         rem_old = [i for i in rem_old if i not in uo]
         rem_new = [j for j in rem_new if j not in un]
 

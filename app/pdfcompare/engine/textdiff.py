@@ -19,6 +19,7 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Indel
 
 from .extract import Deadline
+from .matching import greedy_pairs
 from .model import Box, Change, Document, PageContent, PageMatch
 from .options import CompareOptions
 
@@ -386,13 +387,7 @@ def diff_text(
         cand = [(float(sim[x, y]), x, y) for x, y in zip(*np.nonzero(sim), strict=True)
                 if same_ok or dparts[x][0] != iparts[y][0]]
         cand.sort(key=lambda t: (-t[0], t[1], t[2]))
-        used_d: set[int] = set()
-        used_i: set[int] = set()
-        for _, x, y in cand:
-            if x in used_d or y in used_i:
-                continue
-            used_d.add(x)
-            used_i.add(y)
+        for x, y, _ in greedy_pairs((x, y, sim) for sim, x, y in cand):
             (kd, a1, a2), (ki, b1, b2) = dparts[x], iparts[y]
             moves.append((kd, a1, a2, ki, b1, b2))
             consumed.setdefault(kd, ([], []))[0].append((a1, a2))
