@@ -328,6 +328,12 @@ def lab_up(inventory: Path) -> None:
         if image_recipe(version) is None:
             raise LabError(f"image {image_name(version)} is missing: run `make lab-images` first")
         state = container_state(host)
+        if state is not None:
+            current = run(["docker", "inspect", "--format", "{{.Config.Image}}", host],
+                          check=False, capture=True).stdout.strip()
+            if current != image_name(version):
+                log(f"warning: {host} runs {current}, not {image_name(version)}; "
+                    "`make lab-down` first to switch releases")
         if state == "running":
             continue
         if state is not None:
