@@ -27,7 +27,7 @@ export PY_COLORS ?= 0
 export NO_COLOR ?= 1
 
 .PHONY: help venv lab-prepare lab lab-up lab-deploy lab-status lab-down \
-        test lint pytest molecule clean
+        test lint pytest molecule bench clean
 
 help: ## Show the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -86,6 +86,20 @@ molecule: venv ## Every Molecule scenario on every Debian release of MOLECULE_DE
 	done
 
 test: lint pytest molecule ## Everything CI runs
+
+# Peers of the engine benchmark, each in its own venv under .cache/peers/ (docs/benchmarks.md).
+BENCH_PEERS ?= kogo==0.1.7 pdf-diff==0.9.3 pdfdelta==0.1.4
+
+bench: venv ## Engine benchmark: pdfcompare against kogo, pdf-diff, pdfdelta (figures for docs/benchmarks.md)
+	@command -v pdftotext >/dev/null || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils; }
+	@for peer in $(BENCH_PEERS); do \
+	  name=$${peer%%==*}; \
+	  [ -x .cache/peers/$$name/bin/python ] || { \
+	    echo "creating .cache/peers/$$name ($$peer)"; \
+	    $(PYTHON) -m venv .cache/peers/$$name && .cache/peers/$$name/bin/pip install --quiet "$$peer"; }; \
+	done
+	$(BIN)/python tests/benchmarks/bench_engine.py --json .cache/bench/results.json
 
 clean: lab-down ## Remove the lab, the venv and caches (keeps base images and the apt cache)
 	rm -rf $(VENV) .cache .pytest_cache .ruff_cache
