@@ -85,7 +85,10 @@ molecule: venv ## Every Molecule scenario on every Debian release of MOLECULE_DE
 	  done; \
 	done
 
-test: lint pytest molecule ## Everything CI runs
+# pytest includes a test of the lab harness that needs Docker and the base images: `make test`
+# prepares them first and makes that test fail, not skip, if they are missing.
+test: export PDFCOMPARE_REQUIRE_LAB = 1
+test: lint lab-prepare pytest molecule ## Everything CI runs
 
 # Peers of the engine benchmark, each in its own venv under .cache/peers/ (docs/benchmarks.md).
 BENCH_PEERS ?= kogo==0.1.7 pdf-diff==0.9.3 pdfdelta==0.1.4

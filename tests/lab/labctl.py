@@ -343,7 +343,8 @@ def lab_up(inventory: Path) -> None:
             if not addr:
                 raise LabError(f"{inventory}: host {host} has no common_private_address")
             run(["docker", "run", "-d", "--name", host, "--hostname", host,
-                 "--network", net["name"], "--ip", addr, "--label", LABEL,
+                 "--network", net["name"], "--ip", addr,
+                 "--label", LABEL, "--label", f"{LABEL}.network={net['name']}",
                  *RUN_OPTIONS, image_name(version), COMMAND], capture=True)
         started.append(host)
     for host in started:
@@ -352,21 +353,19 @@ def lab_up(inventory: Path) -> None:
 
 
 def lab_down(inventory: Path) -> None:
+    """Remove the inventory's lab hosts and network (other labs and scenarios are left alone)."""
     if not docker_ok():
         log("docker engine not running; nothing to remove")
         return
-    res = run(["docker", "ps", "-aq", "--filter", f"label={LABEL}"], capture=True)
+    net, _ = read_inventory(inventory)
+    res = run(["docker", "ps", "-aq", "--filter", f"label={LABEL}.network={net['name']}"], capture=True)
     ids = res.stdout.split()
     if ids:
         run(["docker", "rm", "-f", *ids], capture=True)
-    try:
-        net, _ = read_inventory(inventory)
-        name = net["name"]
-    except LabError:
-        name = "pdfcompare-lab"
-    run(["docker", "network", "rm", name], check=False, capture=True)
+    run(["docker", "network", "rm", net["name"]], check=False, capture=True)
+    # Cached facts describe hosts that no longer exist.
     shutil.rmtree(ROOT / ".cache" / "ansible-facts", ignore_errors=True)
-    log(f"removed {len(ids)} lab containers and network {name}")
+    log(f"removed {len(ids)} lab containers and network {net['name']}")
 
 
 def lab_status(inventory: Path) -> None:
