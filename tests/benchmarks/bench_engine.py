@@ -65,14 +65,26 @@ def _text_page(page, paras: list[list[str]]) -> None:
     page.insert_text((60, 60), lines, fontsize=9.5, lineheight=1.25)
 
 
-def make_text_pair(pages: int) -> tuple[Path, Path]:
+def _contract(rnd: random.Random, pages: int) -> list[list[list[str]]]:
+    """Pages of four numbered 80-word paragraphs, as word lists."""
+    return [[[f"§{p}.{k}", *_para(rnd, 79)] for k in range(4)] for p in range(pages)]
+
+
+def _text_doc(content: list[list[list[str]]]):
     import pymupdf
 
+    doc = pymupdf.open()
+    for paras in content:
+        _text_page(doc.new_page(), paras)
+    return doc
+
+
+def make_text_pair(pages: int) -> tuple[Path, Path]:
     old_p, new_p = CACHE / f"text{pages}_old.pdf", CACHE / f"text{pages}_new.pdf"
     if old_p.exists() and new_p.exists():
         return old_p, new_p
     rnd = random.Random(42)
-    doc = [[[f"§{p}.{k}", *_para(rnd, 79)] for k in range(4)] for p in range(pages)]
+    doc = _contract(rnd, pages)
     new = [[list(par) for par in pg] for pg in doc]
     for p in range(5, pages, 25):
         new[p][1][10] = "AMENDED"  # replaced word
@@ -84,10 +96,7 @@ def make_text_pair(pages: int) -> tuple[Path, Path]:
         del new[120]
     new.insert(min(50, pages), [[f"§new.{k}", *_para(rnd, 79)] for k in range(4)])
     for path, content in ((old_p, doc), (new_p, new)):
-        d = pymupdf.open()
-        for paras in content:
-            _text_page(d.new_page(), paras)
-        d.save(path, garbage=1, deflate=True)
+        _text_doc(content).save(path, garbage=1, deflate=True)
     return old_p, new_p
 
 
@@ -160,14 +169,12 @@ def make_scan_pair(pages: int) -> tuple[Path, Path]:
     if old_p.exists() and new_p.exists():
         return old_p, new_p
     rnd = random.Random(3)
-    doc = [[[f"§{p}.{k}", *_para(rnd, 79)] for k in range(4)] for p in range(pages)]
+    doc = _contract(rnd, pages)
     new = [[list(par) for par in pg] for pg in doc]
     for pg in new:
         pg[1][5] = "SCANEDIT"
     for path, content in ((old_p, doc), (new_p, new)):
-        src = pymupdf.open()
-        for paras in content:
-            _text_page(src.new_page(), paras)
+        src = _text_doc(content)
         out = pymupdf.open()
         for page in src:
             pix = page.get_pixmap(dpi=150, colorspace=pymupdf.csGRAY)
