@@ -39,10 +39,25 @@ def test_defaults_are_commented(role: Path):
 @pytest.mark.parametrize("role", ROLES, ids=lambda p: p.name)
 def test_argument_specs_match_defaults(role: Path):
     specs = load(role / "meta" / "argument_specs.yml")["argument_specs"]
-    options = set(specs["main"]["options"])
+    options = specs["main"]["options"]
     defaults = set(load(role / "defaults" / "main.yml"))
-    assert defaults - options == set(), f"in defaults but not in argument_specs: {defaults - options}"
-    assert options - defaults == set(), f"in argument_specs but not in defaults: {options - defaults}"
+    # Secrets are the only options without a default: required, hidden from logs, never in defaults.
+    secrets = {name for name, spec in options.items() if spec.get("required") and spec.get("no_log")}
+    assert defaults - set(options) == set(), f"in defaults but not in argument_specs: {defaults - set(options)}"
+    undocumented = set(options) - defaults - secrets
+    assert undocumented == set(), f"in argument_specs but not in defaults (nor a required no_log secret): {undocumented}"
+    assert not secrets & defaults, f"secrets must not have defaults: {secrets & defaults}"
+
+
+@pytest.mark.parametrize("role", ROLES, ids=lambda p: p.name)
+def test_every_secret_is_generated_by_the_lab(role: Path):
+    from tests.lab import labctl
+
+    specs = load(role / "meta" / "argument_specs.yml")["argument_specs"]
+    secrets = {name for entry in specs.values() for name, spec in entry.get("options", {}).items()
+               if spec.get("required") and spec.get("no_log")}
+    missing = secrets - set(labctl.SECRETS)
+    assert not missing, f"{role.name}: secrets the lab does not generate (tests/lab/labctl.py SECRETS): {missing}"
 
 
 @pytest.mark.parametrize("role", ROLES, ids=lambda p: p.name)
