@@ -73,6 +73,10 @@ def test_pgbackrest_installed_and_configured(host):
     assert conf.user == "root" and conf.group == "postgres" and conf.mode == 0o640
     assert conf.contains("^repo1-cipher-type=aes-256-cbc$")
     assert conf.contains(f"^\\[{STANZA}\\]$")
+    assert not conf.contains("cipher-pass")
+    secrets = host.file("/etc/pgbackrest/conf.d/pdfcompare-secrets.conf")
+    assert secrets.user == "root" and secrets.group == "postgres" and secrets.mode == 0o640
+    assert secrets.contains("^repo1-cipher-pass=..........")
     assert not host.file("/etc/pgbackrest.conf").exists
     assert (
         host.run(
