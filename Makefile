@@ -26,7 +26,7 @@ export ANSIBLE_FORCE_COLOR ?= 0
 export PY_COLORS ?= 0
 export NO_COLOR ?= 1
 
-.PHONY: help venv lab-prepare lab lab-up lab-deploy lab-status lab-down \
+.PHONY: help venv lab-prepare lab-secrets lab lab-up lab-deploy lab-status lab-down \
         test lint pytest molecule bench clean
 
 help: ## Show the targets
@@ -47,11 +47,14 @@ lab-prepare: venv ## Docker engine, apt cache and the base images (built only wh
 	$(LABCTL) prepare -d $(sort $(LAB_DEBIAN) $(MOLECULE_DEBIAN))
 
 
+lab-secrets: venv ## Create the lab's random secrets (ansible-vault; adds missing ones, keeps the rest)
+	$(LABCTL) secrets
+
 lab-up: venv ## Start the lab hosts (systemd containers), preparing what they need
 	$(LABCTL) prepare -d $(LAB_DEBIAN)
 	$(LABCTL) up -i $(INVENTORY)
 
-lab-deploy: ## Run site.yml against the lab
+lab-deploy: lab-secrets ## Run site.yml against the lab
 	ansible-playbook -i $(INVENTORY) site.yml
 
 lab-status: ## Show the lab hosts, their addresses and groups
@@ -74,7 +77,7 @@ pytest: venv ## Unit and integration tests (fails when no test is collected)
 	rc=0; pytest || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc
 
-molecule: venv ## Every Molecule scenario on every Debian release of MOLECULE_DEBIAN
+molecule: venv lab-secrets ## Every Molecule scenario on every Debian release of MOLECULE_DEBIAN
 	$(LABCTL) prepare -d $(MOLECULE_DEBIAN)
 	@for debian in $(MOLECULE_DEBIAN); do \
 	  for scenario in $(SCENARIOS); do \

@@ -76,13 +76,27 @@ def test_role_readme_documents_variables_and_example(role: Path):
         assert heading in readme, f"{role.name}/README.md lacks {heading!r}"
 
 
+def scenario_text(scenario: Path) -> str:
+    """A scenario's playbooks plus the project playbooks they import."""
+    texts = []
+    for f in scenario.glob("*.yml"):
+        if f.name == "molecule.yml":
+            continue
+        texts.append(f.read_text())
+        for play in load(f) if isinstance(load(f), list) else []:
+            imported = play.get("ansible.builtin.import_playbook")
+            if imported:
+                texts.append((f.parent / imported).resolve().read_text())
+    return "\n".join(texts)
+
+
 @pytest.mark.parametrize("role", ROLES, ids=lambda p: p.name)
 def test_role_is_exercised_by_a_molecule_scenario(role: Path):
     users = [
         scenario.name
         for scenario in (ROOT / "molecule").iterdir()
-        if scenario.is_dir()
-        and any(role.name in f.read_text() for f in scenario.glob("*.yml") if f.name != "molecule.yml")
+        if scenario.is_dir() and f"role: {role.name}" in scenario_text(scenario)
+        or scenario.is_dir() and f"name: {role.name}" in scenario_text(scenario)
     ]
     assert users, f"no Molecule scenario applies role {role.name}"
 

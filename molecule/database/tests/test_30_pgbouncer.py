@@ -12,7 +12,7 @@ import uuid
 import pytest
 import testinfra
 
-testinfra_hosts = ["app1"]
+testinfra_hosts = ["database-app1"]
 # Units whose journal is printed when a test fails (molecule/conftest.py).
 journal_units = ["pgbouncer", "prometheus-pgbouncer-exporter"]
 
@@ -22,7 +22,7 @@ READ_ALIAS = "pdfcompare_ro"
 APP_USER = "pdfcompare"
 ADMIN_USER = "pgbouncer_admin"
 STATS_USER = "pgbouncer_stats"
-REPLICAS = ("db2", "db3")
+REPLICAS = ("database-db2", "database-db3")
 PGPASS = "/root/.pgpass-test-30"
 PROBE_TABLE = "public.pgbouncer_probe"
 VERIFIER = re.compile(r'^"[^"]+" "SCRAM-SHA-256\$\d+:[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+"$')

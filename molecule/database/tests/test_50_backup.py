@@ -11,7 +11,7 @@ import json
 import pytest
 import testinfra
 
-testinfra_hosts = ["db1", "db2", "db3"]
+testinfra_hosts = ["database-db1", "database-db2", "database-db3"]
 # Units whose journal is printed when a test fails (molecule/conftest.py).
 journal_units = [
     "pdfcompare-backup@full.service",
@@ -43,7 +43,7 @@ def psql(host, sql: str, database: str = "pdfcompare") -> str:
 
 @pytest.fixture(scope="module")
 def primary():
-    return db("db1")
+    return db("database-db1")
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +117,7 @@ def test_archiving_works_on_the_primary(primary):
     assert archiver == "t"
 
 
-@pytest.mark.parametrize("replica", ["db2", "db3"])
+@pytest.mark.parametrize("replica", ["database-db2", "database-db3"])
 def test_backup_unit_skips_itself_on_a_replica(replica):
     host = db(replica)
     assert psql(host, "SELECT pg_is_in_recovery()", "postgres") == "t"
