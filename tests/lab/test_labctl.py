@@ -68,3 +68,41 @@ def test_up_refuses_an_inventory_without_lab_hosts(tmp_path):
     assert res.returncode == 1
     assert "no host uses ansible_connection=community.docker.docker" in res.stderr
     assert "Traceback" not in res.stderr
+
+
+def isolated_vault(tmp_path, monkeypatch):
+    """Point labctl's secrets at a temporary folder (never the real lab vault)."""
+    secrets_dir = tmp_path / ".secrets"
+    monkeypatch.setattr(labctl, "SECRETS_DIR", secrets_dir)
+    monkeypatch.setattr(labctl, "VAULT_PASSWORD_FILE", secrets_dir / "vault-password")
+    monkeypatch.setattr(labctl, "VAULT_FILE", tmp_path / "group_vars" / "all" / "vault.yml")
+    monkeypatch.setattr(labctl, "vault_args",
+                        lambda: ["--vault-id", f"lab@{secrets_dir / 'vault-password'}"])
+
+
+def test_secrets_are_random_encrypted_and_only_added(tmp_path, monkeypatch):
+    isolated_vault(tmp_path, monkeypatch)
+    labctl.ensure_secrets()
+    raw = labctl.VAULT_FILE.read_text()
+    assert raw.startswith("$ANSIBLE_VAULT;1.2;AES256;lab")
+    assert oct(labctl.VAULT_FILE.stat().st_mode & 0o777) == "0o600"
+    assert oct(labctl.VAULT_PASSWORD_FILE.stat().st_mode & 0o777) == "0o600"
+    first = labctl.read_secrets()
+    assert set(first) == set(labctl.SECRETS)
+    assert all(len(v) >= 24 for v in first.values())
+    assert len(set(first.values())) == len(first), "two secrets share a value"
+    for value in first.values():
+        assert value not in raw
+
+    # A new secret in a later release is added; existing values are kept.
+    monkeypatch.setattr(labctl, "SECRETS", [*labctl.SECRETS, "future_role_password"])
+    labctl.ensure_secrets()
+    second = labctl.read_secrets()
+    assert {k: second[k] for k in first} == first
+    assert len(second["future_role_password"]) >= 24
+
+
+def test_the_vault_password_client_prints_the_lab_password():
+    script = Path(labctl.__file__).with_name("vault-password")
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == labctl.VAULT_PASSWORD_FILE.read_text().strip()
