@@ -107,7 +107,8 @@ def run_playbook(inventory):
             cmd += ["-e", yaml.safe_dump(extra_vars, default_flow_style=True).strip()]
         cmd.append(str(ROOT / "playbooks" / playbook))
         env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_CACHE_PLUGIN="memory",
-                   ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1", ANSIBLE_ROLES_PATH=str(ROOT / "roles"))
+                   ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1", ANSIBLE_ROLES_PATH=str(ROOT / "roles"),
+                   PROFILE_TASKS_TASK_OUTPUT_LIMIT="all")
         result = subprocess.run(cmd, capture_output=True, text=True, timeout=PLAYBOOK_TIMEOUT,
                                 env=env, cwd=ROOT)
         log = inventory.folder / f"{len(list(inventory.folder.glob('*.log'))):02d}-{playbook}.log"

@@ -64,7 +64,8 @@ def test_replicas_are_read_only_hot_standbys(replica):
 def test_standby_config_has_no_password(replica):
     target = host_of(replica)
     conf = target.check_output("cat /etc/postgresql/*/main/conf.d/60-standby.conf")
-    assert "passfile=/var/lib/postgresql/.pgpass" in conf and "password" not in conf.replace("passfile", "")
+    conninfo = next(line for line in conf.splitlines() if line.startswith("primary_conninfo"))
+    assert "passfile=/var/lib/postgresql/.pgpass" in conninfo and "password=" not in conninfo
     pgpass = target.file("/var/lib/postgresql/.pgpass")
     assert (pgpass.user, pgpass.mode) == ("postgres", 0o600)
 
