@@ -303,12 +303,21 @@ def venv_bin(name: str) -> str:
 
 
 def vault_password() -> str:
-    """The lab's vault password, created (random, mode 0600) on first use."""
+    """The lab's vault password, created (random, mode 0600) on first use.
+
+    Ansible may ask for it from several processes at once (ansible-lint does): the file is written
+    under a temporary name and linked into place, so every caller reads the same complete value."""
     SECRETS_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
     if not VAULT_PASSWORD_FILE.exists():
-        fd = os.open(VAULT_PASSWORD_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_urlsafe(32) + "\n")
+        fd, tmp = tempfile.mkstemp(dir=SECRETS_DIR, prefix=".vault-password.")
+        try:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_urlsafe(32) + "\n")
+            os.link(tmp, VAULT_PASSWORD_FILE)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(tmp)
     return VAULT_PASSWORD_FILE.read_text().strip()
 
 

@@ -106,3 +106,19 @@ def test_the_vault_password_client_prints_the_lab_password():
     script = Path(labctl.__file__).with_name("vault-password")
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, check=True).stdout
     assert out.strip() == labctl.VAULT_PASSWORD_FILE.read_text().strip()
+
+
+def test_vault_password_is_created_once_by_concurrent_callers(tmp_path, monkeypatch):
+    """ansible-lint starts several Ansible processes that each run the password script."""
+    isolated_vault(tmp_path, monkeypatch)
+    env = dict(__import__("os").environ, PYTHONPATH=str(Path(labctl.__file__).parents[2]))
+    code = ("import sys; from pathlib import Path; from tests.lab import labctl; "
+            f"labctl.SECRETS_DIR = Path({str(tmp_path / '.secrets')!r}); "
+            "labctl.VAULT_PASSWORD_FILE = labctl.SECRETS_DIR / 'vault-password'; "
+            "print(labctl.vault_password())")
+    procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=env)
+             for _ in range(8)]
+    outputs = {p.communicate(timeout=60)[0].strip() for p in procs}
+    assert all(p.returncode == 0 for p in procs)
+    assert len(outputs) == 1 and len(outputs.pop()) >= 32
+    assert sorted(f.name for f in (tmp_path / ".secrets").iterdir()) == ["vault-password"]
