@@ -84,7 +84,8 @@ def scenario_text(scenario: Path) -> str:
         if f.name == "molecule.yml":
             continue
         texts.append(f.read_text())
-        for play in load(f) if isinstance(load(f), list) else []:
+        plays = load(f)
+        for play in plays if isinstance(plays, list) else []:
             imported = play.get("ansible.builtin.import_playbook")
             if imported:
                 texts.append((f.parent / imported).resolve().read_text())
@@ -93,11 +94,11 @@ def scenario_text(scenario: Path) -> str:
 
 @pytest.mark.parametrize("role", ROLES, ids=lambda p: p.name)
 def test_role_is_exercised_by_a_molecule_scenario(role: Path):
+    applies = (f"role: {role.name}", f"name: {role.name}")  # roles: entry or include_role
     users = [
         scenario.name
         for scenario in (ROOT / "molecule").iterdir()
-        if scenario.is_dir() and f"role: {role.name}" in scenario_text(scenario)
-        or scenario.is_dir() and f"name: {role.name}" in scenario_text(scenario)
+        if scenario.is_dir() and any(needle in scenario_text(scenario) for needle in applies)
     ]
     assert users, f"no Molecule scenario applies role {role.name}"
 
