@@ -183,7 +183,35 @@ def build_parser() -> argparse.ArgumentParser:
     sec.add_argument("--timeout", type=_positive_float, default=d.timeout_s, metavar="SECONDS",
                      help=f"give up after this long ({d.timeout_s:.0f})")
     sub.add_parser("schema", help="print the JSON Schema of the report")
+    _add_service_commands(sub)
     return parser
+
+
+SERVICE_EPILOG = """\
+settings come from PDFCOMPARE_* environment variables and the optional KEY=VALUE file named by
+--config or PDFCOMPARE_CONFIG_FILE (the environment wins); see docs/app-service.md.
+"""
+
+
+def _add_service_commands(sub: argparse._SubParsersAction) -> None:
+    def service_parser(name: str, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text[0].upper() + help_text[1:] + ".",
+                           epilog=SERVICE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        p.add_argument("--config", metavar="FILE", help="KEY=VALUE settings file (default: "
+                       "$PDFCOMPARE_CONFIG_FILE)")
+        return p
+
+    s = service_parser("serve", "run one instance of the web app (Streamlit)")
+    s.add_argument("--address", help="listen on this address (default: PDFCOMPARE_ADDRESS)")
+    s.add_argument("--port", type=_positive_int, help="listen on this port (default: PDFCOMPARE_PORT)")
+    service_parser("migrate", "apply the database migrations this version needs")
+    h = service_parser("healthcheck", "check that an instance can serve (exit 0 yes, 1 no)")
+    h.add_argument("--port", type=_positive_int, help="the instance's port (default: PDFCOMPARE_PORT)")
+    h.add_argument("--no-http", action="store_true", help="skip the instance's own health endpoint")
+    h.add_argument("--json", action="store_true", help="print one JSON document")
+    h.add_argument("--timeout", type=_positive_float, default=5.0, metavar="SECONDS",
+                   help="time limit of each check (5)")
+    service_parser("check-config", "validate the settings and print them without secrets")
 
 
 class _Progress:
@@ -356,6 +384,47 @@ def _isolated_compare(args: argparse.Namespace) -> int:
     return EXIT_ERROR
 
 
+def _service_command(args: argparse.Namespace) -> int:
+    """serve, migrate, healthcheck, check-config: settings errors are one line and exit code 2."""
+    from .settings import SettingsError, load_settings
+
+    try:
+        settings = load_settings(config_file=args.config)
+        overrides = {k: v for k, v in (("address", getattr(args, "address", None)),
+                                       ("port", getattr(args, "port", None))) if v is not None}
+        if overrides:
+            settings = replace(settings, **overrides)
+    except SettingsError as exc:
+        print(f"pdfcompare: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    if args.command == "check-config":
+        print(json.dumps(settings.public_dict(), indent=2, default=list))
+        return EXIT_SAME
+    if args.command == "serve":
+        from .serve import serve
+
+        serve(settings)
+        return EXIT_SAME
+    if args.command == "migrate":
+        from .logs import configure_logging
+        from .storage import MigrationError, migrate
+
+        configure_logging(settings.log_level)
+        try:
+            applied = migrate(settings)
+        except MigrationError as exc:
+            print(f"pdfcompare: error: {exc}", file=sys.stderr)
+            return EXIT_ERROR
+        print(f"applied {len(applied)} migration(s)" + (f": {', '.join(applied)}" if applied else
+                                                          "; the schema is current"))
+        return EXIT_SAME
+    from .health import format_checks, healthy, run_checks
+
+    checks = run_checks(settings, http=not args.no_http, timeout=args.timeout)
+    print(format_checks(checks, as_json=args.json))
+    return EXIT_SAME if healthy(checks) else EXIT_CHANGED
+
+
 def main(argv: list[str] | None = None, *, isolate: bool = False) -> int:
     """Entry point of the ``pdfcompare`` command; returns the exit code (0 same, 1 changed, 2 error).
 
@@ -370,6 +439,8 @@ def main(argv: list[str] | None = None, *, isolate: bool = False) -> int:
     if args.command == "schema":
         print(json.dumps(REPORT_JSON_SCHEMA, indent=2))
         return EXIT_SAME
+    if args.command in ("serve", "migrate", "healthcheck", "check-config"):
+        return _service_command(args)
     if args.command != "compare":
         parser.print_help(sys.stderr)
         return EXIT_ERROR

@@ -62,6 +62,10 @@ SECRETS = [
     "pgbouncer_admin_password",
     "pgbouncer_stats_password",
     "pgbackrest_repo_cipher_pass",
+    "redis_app_password",
+    "redis_admin_password",
+    "app_cookie_secret",
+    "pki_ca_passphrase",
 ]
 
 # The container options known to work on these machines (``--privileged`` does

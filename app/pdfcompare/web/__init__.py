@@ -1,0 +1,1 @@
+"""The Streamlit user interface (``app.py`` is the script ``pdfcompare serve`` runs)."""
