@@ -580,13 +580,15 @@ class StreamlitSession:
 
     # -- connection --------------------------------------------------------------------------------
 
-    def open(self, query_string: str = "") -> ScriptRun:
+    def open(self, query_string: str = "", *, resume_session: str | None = None) -> ScriptRun:
         """Load the page like a browser, open the websocket, run the script once and return the run.
 
-        Like a reload in a browser: an open session is closed first and a new one starts.
+        Like a reload in a browser: an open session is closed first and a new one starts. With
+        ``resume_session`` the websocket asks for that session instead, as a browser tab does when it
+        reconnects after its connection dropped (an instance that does not hold it starts a new one).
         """
         self._disconnect()
-        self.session_id = None
+        self.session_id = resume_session
         self.last_run = None
         self._widget_states.clear()
         self.auto_reruns.clear()
@@ -602,7 +604,7 @@ class StreamlitSession:
                 "GET", self.url("/_stcore/host-config"), 200, host_config_response.text[:_BODY_EXCERPT]
             ) from error
         http_done = time.monotonic()
-        self._connect(resume=False)
+        self._connect(resume=resume_session is not None)
         self.page_load = PageLoad(
             index_status=index.status,
             health=health.text,
@@ -1094,6 +1096,14 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--click", action="append", default=[], metavar="LABEL", help="then click button LABEL (repeatable)"
     )
     parser.add_argument(
+        "--jar",
+        metavar="FILE",
+        help="cookie jar kept in FILE between runs (Mozilla format), so several runs act as one browser",
+    )
+    parser.add_argument(
+        "--resume", metavar="SESSION_ID", help="reconnect to this session, as a tab whose connection dropped"
+    )
+    parser.add_argument(
         "--expect-text",
         action="append",
         default=[],
@@ -1129,8 +1139,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise SystemExit(f"--upload expects LABEL=PATH, got {upload!r}")
         uploads.append((label, Path(path).name, Path(path).read_bytes()))
     report: dict[str, Any] = {"ok": False, "url": args.url, "error": None, "steps": []}
+    jar = http.cookiejar.MozillaCookieJar(args.jar) if args.jar else None
+    if jar is not None and Path(args.jar).exists():
+        jar.load(ignore_discard=True, ignore_expires=True)
     session = StreamlitSession(
         args.url,
+        cookies=jar,
         cafile=args.cafile,
         timeout=args.timeout,
         headers=_headers_from(args.header),
@@ -1138,7 +1152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         with session:
-            run = session.open(args.query_string)
+            run = session.open(args.query_string, resume_session=args.resume)
             report["steps"].append({"step": "open", "elapsed_s": round(run.elapsed_s, 4)})
             for label, filename, data in uploads:
                 run = session.upload_file(label, filename, data)
@@ -1155,6 +1169,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         report["session_id"] = report.get("session_id") or session.session_id
         report["cookies"] = session.cookie_values()
+        if jar is not None:
+            jar.save(ignore_discard=True, ignore_expires=True)
         if session.page_load is not None:
             report["page_load"] = {
                 "http_s": round(session.page_load.http_s, 4),
