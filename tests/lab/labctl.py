@@ -390,6 +390,32 @@ def read_inventory(path: Path) -> tuple[dict, dict[str, dict]]:
     return net, hosts
 
 
+def published_ports(host: str, hostvars: dict) -> list[str]:
+    """The host's ``lab_publish`` entries (``[ADDRESS:]HOST_PORT:CONTAINER_PORT``), loopback only.
+
+    The lab is reachable from the machine that runs it, never from its network: an entry without an
+    address is published on 127.0.0.1."""
+    specs = []
+    for spec in hostvars.get("lab_publish", []) or []:
+        parts = str(spec).split(":")
+        if len(parts) == 2:
+            parts = ["127.0.0.1", *parts]
+        if len(parts) != 3 or not all(p.isdigit() for p in parts[1:]):
+            raise LabError(f"{host}: lab_publish entry {spec!r} is not [ADDRESS:]HOST_PORT:CONTAINER_PORT")
+        if not ipaddress.ip_address(parts[0]).is_loopback:
+            raise LabError(f"{host}: lab_publish entry {spec!r} must use a loopback address")
+        specs.append(":".join(parts))
+    return specs
+
+
+def current_publish(name: str) -> list[str]:
+    res = run(["docker", "inspect", "--format", "{{json .HostConfig.PortBindings}}", name],
+              check=False, capture=True)
+    bindings = json.loads(res.stdout or "null") or {}
+    return sorted(f"{b['HostIp'] or '0.0.0.0'}:{b['HostPort']}:{port.split('/')[0]}"
+                  for port, items in bindings.items() for b in items or [])
+
+
 def container_state(name: str) -> str | None:
     res = run(["docker", "inspect", "--format", "{{.State.Status}}", name], check=False, capture=True)
     return res.stdout.strip() if res.returncode == 0 else None
@@ -426,6 +452,9 @@ def lab_up(inventory: Path) -> None:
             if current != image_name(version):
                 log(f"warning: {host} runs {current}, not {image_name(version)}; "
                     "`make lab-down` first to switch releases")
+            if current_publish(host) != sorted(published_ports(host, hv)):
+                log(f"warning: {host} does not publish {published_ports(host, hv)} as the inventory "
+                    "says (lab_publish); `make lab-down lab` recreates it")
         if state == "running":
             continue
         if state is not None:
@@ -434,10 +463,11 @@ def lab_up(inventory: Path) -> None:
             addr = hv.get("common_private_address")
             if not addr:
                 raise LabError(f"{inventory}: host {host} has no common_private_address")
+            publish = [arg for spec in published_ports(host, hv) for arg in ("-p", spec)]
             run(["docker", "run", "-d", "--name", host, "--hostname", host,
                  "--network", net["name"], "--ip", addr,
                  "--label", LABEL, "--label", f"{LABEL}.network={net['name']}",
-                 *RUN_OPTIONS, image_name(version), COMMAND], capture=True)
+                 *publish, *RUN_OPTIONS, image_name(version), COMMAND], capture=True)
         started.append(host)
     for host in started:
         wait_for(lambda h=host: systemd_ready(h), f"systemd in {host}", 90)
