@@ -88,6 +88,8 @@ def _check_ollama(settings: Settings) -> Check:
     status = Assistant(settings, storage=None).status()
     if not status.available:
         return Check("ollama", "warning", status.notice or "unavailable")
+    if status.notice:  # usable, but not everything (e.g. the embedding model is missing)
+        return Check("ollama", "warning", status.notice)
     return Check("ollama", "ok", f"models {status.chat_model}, {status.embed_model} available")
 
 

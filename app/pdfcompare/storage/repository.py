@@ -257,8 +257,10 @@ class Storage:
 
     @staticmethod
     def _require_document(cur: psycopg.Cursor, p: Mapping[str, Any]) -> None:
-        if cur.execute(f"SELECT 1 FROM documents WHERE id = %(document_id)s AND {_visible()} FOR SHARE",
-                       p).fetchone() is None:
+        # FOR NO KEY UPDATE, not FOR SHARE: two jobs replacing the same document's pages or chunks
+        # take turns instead of both deleting nothing and then colliding on the primary key.
+        query = f"SELECT 1 FROM documents WHERE id = %(document_id)s AND {_visible()} FOR NO KEY UPDATE"
+        if cur.execute(query, p).fetchone() is None:
             raise NotFoundError("document", p["document_id"])
 
     # --- search ------------------------------------------------------------------------------------
@@ -536,7 +538,7 @@ class Storage:
         with self.db.write(user) as cur:
             # Check first: an upsert that conflicts with another owner's row fails with an RLS error,
             # which would tell that the row exists.
-            if cur.execute(f"SELECT 1 FROM comparisons WHERE id = %(id)s AND {_visible()} FOR SHARE",
+            if cur.execute(f"SELECT 1 FROM comparisons WHERE id = %(id)s AND {_visible()} FOR NO KEY UPDATE",
                            p).fetchone() is None:
                 raise NotFoundError("comparison", comparison_id)
             try:
