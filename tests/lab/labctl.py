@@ -55,6 +55,8 @@ SECRETS_DIR = ROOT / "inventories" / "lab" / ".secrets"
 VAULT_PASSWORD_FILE = SECRETS_DIR / "vault-password"
 VAULT_FILE = ROOT / "inventories" / "lab" / "group_vars" / "all" / "vault.yml"
 VAULT_ID = "lab"
+# The lab's certificate authority (role pki, pki_ca_dir in inventories/lab/group_vars/all/lab.yml).
+PKI_DIR = SECRETS_DIR / "pki"
 # Every secret variable the roles require (their argument_specs mark them required + no_log).
 SECRETS = [
     "postgresql_app_password",
@@ -515,6 +517,32 @@ def lab_status(inventory: Path) -> None:
                     check=False, capture=True).stdout.strip() or "-"
         print(f"{host:8} {hv.get('common_private_address', '?'):14} {state:10} {image:24} "
               f"{','.join(sorted(member.get(host, [])))}")
+    print(access_text(hosts))
+
+
+def access_text(hosts: dict[str, dict]) -> str:
+    """How a person on this machine opens the lab's app and trusts the lab's CA."""
+    https = [(host, spec) for host, hv in sorted(hosts.items()) for spec in published_ports(host, hv)
+             if spec.endswith(":443")]
+    if not https:
+        return "no host publishes HTTPS (lab_publish): the app is reachable only inside the lab network"
+    host, spec = https[0]
+    address, port, _ = spec.split(":")
+    name = "localhost" if ipaddress.ip_address(address).is_loopback else address
+    url = f"https://{name}:{port}"
+    ca = _shown(PKI_DIR / "ca.crt")
+    return "\n".join([
+        "",
+        f"The app: {url}  (through {host}'s nginx; the lab's CA signed its certificate)",
+        f"The lab CA: {ca}" + ("" if (PKI_DIR / "ca.crt").exists() else " (made by the first deploy)"),
+        f"  check from this machine:  curl --cacert {ca} {url}/health",
+        f"  trust it on this machine: cp {ca} /usr/local/share/ca-certificates/pdfcompare-lab-ca.crt"
+        " && update-ca-certificates",
+        "  trust it in a browser:    import it as a certificate authority (Chromium: Settings > Privacy and"
+        " security > Security > Manage certificates > Authorities; Firefox: Settings > Privacy & Security >"
+        " View Certificates > Authorities > Import)",
+        f"  from another machine:     ssh -L {port}:127.0.0.1:{port} <this machine>, then open {url}",
+    ])
 
 
 def main(argv: list[str] | None = None) -> int:

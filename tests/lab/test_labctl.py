@@ -122,3 +122,26 @@ def test_vault_password_is_created_once_by_concurrent_callers(tmp_path, monkeypa
     assert all(p.returncode == 0 for p in procs)
     assert len(outputs) == 1 and len(outputs.pop()) >= 32
     assert sorted(f.name for f in (tmp_path / ".secrets").iterdir()) == ["vault-password"]
+
+
+def test_published_ports_stay_on_loopback():
+    assert labctl.published_ports("lb1", {"lab_publish": ["8443:443", "127.0.0.1:8080:80"]}) == [
+        "127.0.0.1:8443:443", "127.0.0.1:8080:80"]
+    for bad in (["0.0.0.0:8443:443"], ["8443"], ["a:b:c"]):
+        try:
+            labctl.published_ports("lb1", {"lab_publish": bad})
+        except labctl.LabError as exc:
+            assert "lb1" in str(exc)
+        else:
+            raise AssertionError(f"{bad} accepted")
+
+
+def test_lab_publishes_the_balancer_and_says_how_to_open_it():
+    hostvars = inventory()["_meta"]["hostvars"]
+    assert labctl.published_ports("lb1", hostvars["lb1"]) == ["127.0.0.1:8443:443", "127.0.0.1:8080:80"]
+    text = labctl.access_text({"lb1": hostvars["lb1"]})
+    assert "https://localhost:8443" in text
+    assert "inventories/lab/.secrets/pki/ca.crt" in text
+    # The CA that text names is where the lab inventory tells role pki to keep it.
+    assert hostvars["lb1"]["pki_ca_dir"] == "{{ inventory_dir }}/.secrets/pki"
+    assert labctl.PKI_DIR == labctl.VAULT_FILE.parents[2] / ".secrets" / "pki"
