@@ -34,6 +34,9 @@ def streamlit_flag_options(settings: Settings, cookie_secret: str) -> dict[str, 
         "server_enableCORS": True,
         "server_maxUploadSize": settings.max_upload_mb,
         "server_cookieSecret": cookie_secret,
+        # A full gc.collect() after every script run holds the interpreter lock for ~50-200 ms in this
+        # process (PyMuPDF, NumPy, SciPy loaded): every session of the instance would wait for it.
+        "runner_postScriptGC": False,
         "browser_gatherUsageStats": False,
         "client_toolbarMode": "viewer",
         "client_showErrorDetails": "none",

@@ -65,6 +65,9 @@ also re-runs the server's main script (multiprocessing does that for forkserver 
 STARTUP_ALLOWANCE_S = 30.0
 """Most seconds a worker process may take to start before the job counts as failed."""
 _PROGRESS_INTERVAL_S = 0.05
+WORKER_NICE = 10
+"""Scheduling niceness added to worker processes: PDF work yields the CPU to the server process, so
+page interactions stay fast while comparisons run."""
 
 JobState = Literal["queued", "running", "done", "failed", "timeout", "cancelled"]
 FINAL_STATES = ("done", "failed", "timeout", "cancelled")
@@ -250,6 +253,8 @@ def _child_main(job: Job, settings: Settings, job_id: str,
                 conn: multiprocessing.connection.Connection) -> None:
     """Entry point of a worker process (runs after the forkserver forked it)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C / stop is the server's to handle
+    with contextlib.suppress(OSError):  # when CPUs are short, the server's sessions come first
+        os.nice(WORKER_NICE)
     from .logs import configure_logging
 
     configure_logging(settings.log_level)

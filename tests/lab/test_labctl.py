@@ -144,4 +144,4 @@ def test_lab_publishes_the_balancer_and_says_how_to_open_it():
     assert "inventories/lab/.secrets/pki/ca.crt" in text
     # The CA that text names is where the lab inventory tells role pki to keep it.
     assert hostvars["lb1"]["pki_ca_dir"] == "{{ inventory_dir }}/.secrets/pki"
-    assert labctl.PKI_DIR == labctl.VAULT_FILE.parents[2] / ".secrets" / "pki"
+    assert labctl.VAULT_FILE.parents[2] / ".secrets" / "pki" == labctl.PKI_DIR

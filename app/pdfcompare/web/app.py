@@ -1,12 +1,12 @@
-"""PDF Compare in the browser (the script Streamlit runs for every session)."""
+"""PDF Compare in the browser: the script Streamlit runs for every session (``pdfcompare serve``).
 
-import streamlit as st
+The page itself is :func:`pdfcompare.web.main.run`. Streamlit runs this file as module
+``__main__``; a worker process started while a script runs re-executes it as ``__mp_main__``
+(multiprocessing re-runs the main script of the parent in every new process), and must then do
+nothing at all.
+"""
 
-from pdfcompare import __version__
-from pdfcompare.service import get_services
+if __name__ == "__main__":
+    from pdfcompare.web.main import run
 
-services = get_services()
-st.set_page_config(page_title="PDF Compare", page_icon=":material/compare:", layout="wide")
-st.title("PDF Compare")
-st.write("Upload two versions of a document to see what changed.")
-st.caption(f"PDF Compare {__version__} · instance {services.settings.instance}")
+    run()
