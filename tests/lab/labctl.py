@@ -487,8 +487,11 @@ def lab_down(inventory: Path) -> None:
     if ids:
         run(["docker", "rm", "-f", *ids], capture=True)
     run(["docker", "network", "rm", net["name"]], check=False, capture=True)
-    # Cached facts describe hosts that no longer exist.
-    shutil.rmtree(ROOT / ".cache" / "ansible-facts", ignore_errors=True)
+    # Cached facts describe hosts that no longer exist (only this inventory's: others may be in use).
+    facts = ROOT / ".cache" / "ansible-facts"
+    for host in read_inventory(inventory)[1]:
+        for cached in facts.glob(f"*{host}"):
+            cached.unlink(missing_ok=True)
     log(f"removed {len(ids)} lab containers and network {net['name']}")
 
 
