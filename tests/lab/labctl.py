@@ -490,8 +490,7 @@ def lab_down(inventory: Path) -> None:
     # Cached facts describe hosts that no longer exist (only this inventory's: others may be in use).
     facts = ROOT / ".cache" / "ansible-facts"
     for host in read_inventory(inventory)[1]:
-        for cached in facts.glob(f"*{host}"):
-            cached.unlink(missing_ok=True)
+        (facts / host).unlink(missing_ok=True)  # ansible.cfg's jsonfile cache: one file per host
     log(f"removed {len(ids)} lab containers and network {net['name']}")
 
 
