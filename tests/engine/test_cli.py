@@ -220,21 +220,27 @@ def test_installed_command_kills_a_comparison_stuck_in_one_mupdf_call(tmp_path):
     heavy = tmp_path / "heavy.pdf"
     doc = pymupdf.open()
     page = doc.new_page(width=2384, height=1684)  # A1
-    for i in range(3000):  # one path per line: rendering this page takes seconds
-        page.draw_line((i % 2384, 0), (0, i % 1684))
+    # One path (extracting and comparing it takes milliseconds, so the run reaches the preview well
+    # within the limit even on a busy machine) of 10000 lines with a 0.05 pt dash pattern: rendering
+    # the preview is one MuPDF call of about 20 s.
+    shape = page.new_shape()
+    for i in range(10000):
+        shape.draw_line((i * 10 % 2384, 0), (2384 - i * 7 % 2384, 1684))
+    shape.finish(dashes="[0.05] 0", width=0.5)
+    shape.commit()
     doc.save(heavy)
     code = "import pdfcompare.cli as c; c.HARD_TIMEOUT_GRACE_S = 0.5; c.run()"
     started = time.monotonic()
     res = subprocess.run(
-        [sys.executable, "-c", code, "compare", str(heavy), str(heavy), "--timeout", "0.5",
+        [sys.executable, "-c", code, "compare", str(heavy), str(heavy), "--timeout", "3",
          "--preview", f"1:{tmp_path / 'p.png'}"],
         capture_output=True, text=True, timeout=60,
     )
     elapsed = time.monotonic() - started
     assert res.returncode == 2
     assert res.stderr.count("\n") == 1, res.stderr
-    assert "did not finish within 0.5 s and was stopped" in res.stderr
-    assert elapsed < 10
+    assert "did not finish within 3 s and was stopped" in res.stderr
+    assert elapsed < 15
     assert not (tmp_path / "p.png").exists()
 
 
