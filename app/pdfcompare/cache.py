@@ -16,6 +16,8 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
+import secrets
 import threading
 import time
 import zlib
@@ -77,7 +79,7 @@ class Cache:
         self._open_until = 0.0
         self._warn = RateLimitedLogger(log, 60.0)
         self._lock = threading.Lock()
-        self._local_windows: dict[str, tuple[int, int]] = {}
+        self._local_windows: dict[str, list[float]] = {}
 
     # --- plumbing ------------------------------------------------------------------------------------
 
@@ -197,42 +199,51 @@ class Cache:
     # --- rate limit --------------------------------------------------------------------------------
 
     def allow_compare(self, user_id: str) -> RateDecision:
-        """Count one comparison of ``user_id`` in the current minute and say whether it may run.
+        """Count one comparison of ``user_id`` and say whether it may run now.
 
-        A fixed window per minute, shared by every instance through Redis; without Redis (off,
-        down, or skipped by the breaker) each process counts on its own.
+        A sliding window: at most ``rate_limit_per_minute`` comparisons started in any 60 seconds
+        (no burst of twice the limit around a minute boundary), shared by every instance through a
+        sorted set in Redis; refused attempts are not counted. Without Redis (off, down, or skipped
+        by the breaker) each process keeps the same window on its own.
         """
         limit = self.settings.rate_limit_per_minute
         if limit <= 0:
             return RateDecision(True, 0, 0)
         now = time.time()
-        window = int(now // _WINDOW_S)
-        retry_after = max(1, int(_WINDOW_S - now % _WINDOW_S + 0.999))
-        key = f"{PREFIX}rate:{user_id}:{window}"
+        key = f"{PREFIX}rate:{user_id}"
+        member = f"{now:.6f}:{secrets.token_hex(4)}"
 
-        def action(client: redis.Redis) -> int:
+        def action(client: redis.Redis) -> tuple[bool, list[float]]:
             with client.pipeline(transaction=True) as pipe:
-                pipe.incr(key)
+                pipe.zremrangebyscore(key, "-inf", now - _WINDOW_S)
+                pipe.zadd(key, {member: now})
+                pipe.zrange(key, 0, -1, withscores=True)
                 pipe.expire(key, _WINDOW_S + 5)
-                count, _ = pipe.execute()
-            return int(count)
+                _, _, started, _ = pipe.execute()
+            others = [score for name, score in started if _text(name) != member]
+            if len(others) >= limit:  # refused: this attempt does not count
+                client.zrem(key, member)
+                return False, others
+            return True, others
 
-        count = self._call("rate_limit", action, -1)
-        if count < 0:
-            count = self._local_count(user_id, window)
-        if count > limit:
+        decision = self._call("rate_limit", action, None)
+        allowed, others = decision if decision is not None else self._local_window(user_id, now, limit)
+        if not allowed:
             metrics.count_rate_limited()
+            retry_after = max(1, math.ceil(min(others) + _WINDOW_S - now))
             return RateDecision(False, retry_after, limit)
         return RateDecision(True, 0, limit)
 
-    def _local_count(self, user_id: str, window: int) -> int:
+    def _local_window(self, user_id: str, now: float, limit: int) -> tuple[bool, list[float]]:
+        """The per-process window: (allowed, the other start times of the last minute)."""
         with self._lock:
-            last_window, count = self._local_windows.get(user_id, (window, 0))
-            count = count + 1 if last_window == window else 1
-            self._local_windows[user_id] = (window, count)
-            if len(self._local_windows) > 10_000:  # forget old windows; bounded memory
-                self._local_windows = {u: v for u, v in self._local_windows.items() if v[0] == window}
-            return count
+            others = [s for s in self._local_windows.get(user_id, []) if s > now - _WINDOW_S]
+            allowed = len(others) < limit
+            self._local_windows[user_id] = [*others, now] if allowed else others
+            if len(self._local_windows) > 10_000:  # forget users without a recent start; bounded
+                self._local_windows = {u: v for u, v in self._local_windows.items()
+                                       if v and v[-1] > now - _WINDOW_S}
+            return allowed, others
 
     # --- read-your-writes (the storage's LSN store) --------------------------------------------------
 
@@ -280,3 +291,8 @@ def _json(data: bytes | None) -> dict[str, Any] | None:
     except ValueError:
         return None
     return value if isinstance(value, dict) else None
+
+
+def _text(value: bytes | str) -> str:
+    """A Redis reply as text (the client returns bytes)."""
+    return value.decode() if isinstance(value, bytes) else value

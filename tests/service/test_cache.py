@@ -78,28 +78,40 @@ def test_workspace_lsn_progress_and_png_round_trip(cache: Cache) -> None:
     assert cache.ping() is None
 
 
-def test_the_rate_limit_is_a_fixed_window_per_user_shared_by_instances(redis_settings: Settings) -> None:
+def test_the_rate_limit_is_a_sliding_window_per_user_shared_by_instances(redis_settings: Settings) -> None:
     one, two = Cache(redis_settings), Cache(redis_settings)  # two instances of the app
     user, other = unique("user:carol"), unique("user:dave")
     limited = sample("pdfcompare_rate_limited_total")
-    # stay inside one minute window
-    if time.time() % 60 > 57:
-        time.sleep(60 - time.time() % 60 + 0.1)
     decisions = [one.allow_compare(user), two.allow_compare(user), one.allow_compare(user),
-                 two.allow_compare(user)]
-    assert [d.allowed for d in decisions] == [True, True, True, False]
-    assert 1 <= decisions[-1].retry_after_s <= 60 and decisions[-1].limit == 3
+                 two.allow_compare(user), one.allow_compare(user)]
+    assert [d.allowed for d in decisions] == [True, True, True, False, False]
+    # the oldest of the three starts leaves the window in (almost) a minute
+    assert 55 <= decisions[-1].retry_after_s <= 60 and decisions[-1].limit == 3
     assert one.allow_compare(other).allowed
-    assert sample("pdfcompare_rate_limited_total") == limited + 1
+    assert sample("pdfcompare_rate_limited_total") == limited + 2
+    # refused attempts are not counted: exactly the three allowed starts are in the window
+    assert one._client.zcard(f"pdfcompare:rate:{user}") == 3
     assert Cache(Settings(rate_limit_per_minute=0)).allow_compare(user) == RateDecision(True, 0, 0)
+
+
+def test_a_start_leaves_the_window_a_minute_later(redis_settings: Settings) -> None:
+    cache, user = Cache(redis_settings), unique("user:hank")
+    key = f"pdfcompare:rate:{user}"
+    assert [cache.allow_compare(user).allowed for _ in range(4)] == [True, True, True, False]
+    # age the oldest start to 61 s ago, as if a minute had passed since it
+    oldest, _ = cache._client.zrange(key, 0, 0, withscores=True)[0]
+    cache._client.zadd(key, {oldest: time.time() - 61})
+    assert cache.allow_compare(user).allowed
+    refused = cache.allow_compare(user)
+    assert not refused.allowed and 1 <= refused.retry_after_s <= 60
 
 
 def test_without_redis_the_rate_limit_counts_per_process() -> None:
     local = Cache(Settings(rate_limit_per_minute=2))
     assert not local.enabled
-    if time.time() % 60 > 58:
-        time.sleep(60 - time.time() % 60 + 0.1)
-    assert [local.allow_compare("user:erin").allowed for _ in range(3)] == [True, True, False]
+    decisions = [local.allow_compare("user:erin") for _ in range(3)]
+    assert [d.allowed for d in decisions] == [True, True, False]
+    assert 55 <= decisions[-1].retry_after_s <= 60
     assert local.get_result("k") is None and not local.put_result("k", "{}")
     assert local.ping() == "Redis is not configured (PDFCOMPARE_REDIS_URL is empty)"
 
