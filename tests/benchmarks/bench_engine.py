@@ -12,7 +12,15 @@ Pairs are generated under .cache/bench/ (git-ignored):
            (word edits, a swapped paragraph, an inserted and a deleted page);
 * a1:      one A1 sheet (1684 x 2384 pt) with ~6000 vector primitives and 400 dimension texts; the new
            revision moves, adds and removes shapes and changes dimension numbers;
-* scan:    image-only pages (rasterised text pages at 150 dpi) with one edited word per page.
+* scan:    image-only pages (rasterised text pages at 150 dpi) with one edited word per page;
+* pages:   30 look-alike template pages, one deleted and one inserted;
+* a1scan:  the A1 sheet scanned at 150 dpi, the new scan 0.3 degrees askew, shifted, with dust;
+* letter:  a 3-page letter scanned at 200 dpi with speckle noise, one word changed;
+* identical: a 20-page report and the same report written by another writer (element order, 0.3 pt).
+
+Every kind runs with the default options (``--ocr auto``: with Tesseract installed the scans are
+OCR'd where that helps).  To measure another version of the code (e.g. before a change), put its
+``app`` folder first on the path: ``PYTHONPATH=/path/to/old/app .venv/bin/python tests/benchmarks/...``.
 
 Peers run from their own virtual environments under .cache/peers/<name>/ (created with
 ``python3 -m venv .cache/peers/kogo && .cache/peers/kogo/bin/pip install kogo==0.1.7``, likewise
@@ -184,6 +192,152 @@ def make_scan_pair(pages: int) -> tuple[Path, Path]:
     return old_p, new_p
 
 
+def _pdfgen():
+    """The test suite's PDF builders (tests/engine/pdfgen.py): scans with noise, skew and shift."""
+    sys.path.insert(0, str(ROOT / "tests" / "engine"))
+    import pdfgen
+
+    return pdfgen
+
+
+def _report_page(page, rnd: random.Random, number: int, total: int, *, writer_b: bool = False) -> None:
+    """A page of a technical report: header, two text columns, a 6 x 4 table, footer.  ``writer_b`` writes
+    the same page as another PDF writer would: elements in another order, all shifted by 0.3 pt."""
+    import pymupdf
+
+    dx, dy = (0.3, 0.2) if writer_b else (0.0, 0.0)
+    items = []
+    items.append(("text", (50, 40), "ACME Engineering - Annual Technical Report 2026", 11))
+    words = [rnd.choice(WORDS) for _ in range(2 * 12 * 9)]
+    for col in range(2):
+        for ln in range(12):
+            chunk = words[(col * 12 + ln) * 9:(col * 12 + ln + 1) * 9]
+            items.append(("text", (50 + col * 260, 80 + ln * 12), " ".join(chunk), 8))
+    cells = [[f"{rnd.randrange(100, 9999) / 100:.2f}" for _ in range(4)] for _ in range(6)]
+    for r, row in enumerate(cells):
+        for c, val in enumerate(row):
+            items.append(("text", (70 + c * 110, 262 + r * 18), val, 9))
+        items.append(("line", (60, 250 + r * 18), (500, 250 + r * 18)))
+    items.append(("line", (60, 358), (500, 358)))
+    items.append(("text", (260, 800), f"Page {number} of {total}", 8))
+    if writer_b:
+        items.reverse()
+    for it in items:
+        if it[0] == "text":
+            (x, y), text, size = it[1], it[2], it[3]
+            page.insert_text((x + dx, y + dy), text, fontsize=size)
+        else:
+            (x0, y0), (x1, y1) = it[1], it[2]
+            page.draw_line(pymupdf.Point(x0 + dx, y0 + dy), pymupdf.Point(x1 + dx, y1 + dy), width=0.5)
+
+
+def make_identical_pair(pages: int = 20) -> tuple[Path, Path]:
+    """The same report written by two writers (element order, 0.3 pt shift, garbage collection)."""
+    import pymupdf
+
+    old_p, new_p = CACHE / "identical_old.pdf", CACHE / "identical_new.pdf"
+    if old_p.exists() and new_p.exists():
+        return old_p, new_p
+    for path, writer_b in ((old_p, False), (new_p, True)):
+        rnd = random.Random(11)
+        doc = pymupdf.open()
+        for n in range(pages):
+            _report_page(doc.new_page(), rnd, n + 1, pages, writer_b=writer_b)
+        if writer_b:
+            doc.save(path, garbage=4, deflate=True, clean=True, use_objstms=1)
+        else:
+            doc.save(path, garbage=1, deflate=True)
+    return old_p, new_p
+
+
+def _form_page(page, seed: int, number: int, total: int) -> None:
+    """A page of an inspection log: the same template (header, labels, footer) on every page, own values."""
+    rnd = random.Random(seed)
+    page.insert_text((50, 40), ["ACME Engineering - Site Inspection Log", "Form QA-17 rev 4   Confidential"],
+                     fontsize=11)
+    labels = ["Site", "Inspector", "Date", "Weather", "Result", "Reference"]
+    for k, label in enumerate(labels):
+        page.insert_text((50, 100 + k * 16), f"{label}:", fontsize=9)
+        page.insert_text((150, 100 + k * 16), f"{rnd.choice(WORDS)} {rnd.randrange(10, 999)}", fontsize=9)
+    page.insert_text((50, 220), "Remarks:", fontsize=9)
+    remark = [rnd.choice(WORDS) for _ in range(36)]
+    page.insert_text((50, 236), [" ".join(remark[k:k + 12]) for k in range(0, 36, 12)], fontsize=9)
+    page.insert_text((50, 780), "Checked by: ____________   Approved by: ____________", fontsize=9)
+    page.insert_text((260, 810), f"Page {number} of {total}", fontsize=8)
+
+
+def make_pages_pair(pages: int = 30) -> tuple[Path, Path]:
+    """Look-alike template pages; the new revision deletes old page 9 and inserts a page at new 20."""
+    import pymupdf
+
+    old_p, new_p = CACHE / "pages_old.pdf", CACHE / "pages_new.pdf"
+    if old_p.exists() and new_p.exists():
+        return old_p, new_p
+    seeds = list(range(100, 100 + pages))
+    new_seeds = seeds[:8] + seeds[9:]
+    new_seeds.insert(19, 999)
+    for path, ss in ((old_p, seeds), (new_p, new_seeds)):
+        doc = pymupdf.open()
+        for n, seed in enumerate(ss):
+            _form_page(doc.new_page(), seed, n + 1, len(ss))
+        doc.save(path, garbage=1, deflate=True)
+    return old_p, new_p
+
+
+def make_a1scan_pair() -> tuple[Path, Path]:
+    """The A1 sheet scanned at 150 dpi; the new revision's sheet lies 0.3 degrees askew, shifted by
+    (6, -4) px, with 400 specks of dust."""
+    old_p, new_p = CACHE / "a1scan_old.pdf", CACHE / "a1scan_new.pdf"
+    if old_p.exists() and new_p.exists():
+        return old_p, new_p
+    pg = _pdfgen()
+    a_old, a_new = make_a1_pair()
+    old_p.write_bytes(pg.scan_pdf(a_old.read_bytes(), dpi=150, noise=400, seed=1))
+    new_p.write_bytes(pg.scan_pdf(a_new.read_bytes(), dpi=150, noise=400, seed=2, angle=0.3,
+                                  shift=(6, -4)))
+    return old_p, new_p
+
+
+def _letter(changed: bool) -> bytes:
+    import pymupdf
+
+    rnd = random.Random(21)
+    doc = pymupdf.open()
+    for n in range(3):
+        page = doc.new_page()
+        page.insert_text((60, 60), ["ACME Engineering Ltd", "12 Harbour Road, Portsmouth PO1 3AX"],
+                         fontsize=12)
+        if n == 0:
+            page.insert_text((60, 140), ["Ms J. Smith", "Smith & Partners", "4 Mill Lane", "Bristol BS1 4ND"],
+                             fontsize=11)
+            page.insert_text((400, 140), "29 November 2026", fontsize=11)
+        y = 230 if n == 0 else 120
+        for p in range(5):
+            words = [rnd.choice(WORDS) for _ in range(60)]
+            if changed and n == 1 and p == 2:
+                words[7] = "revised"
+            lines = [" ".join(words[k:k + 12]) for k in range(0, 60, 12)]
+            page.insert_text((60, y), lines, fontsize=11, lineheight=1.35)
+            y += 5 * 15 + 20
+        if n == 2:
+            page.insert_text((60, y + 20), ["Yours sincerely,", "", "A. Engineer, Director"], fontsize=11)
+        page.insert_text((280, 810), f"{n + 1}/3", fontsize=9)
+    data = doc.tobytes()
+    doc.close()
+    return data
+
+
+def make_letter_pair() -> tuple[Path, Path]:
+    """A 3-page letter scanned at 200 dpi with speckle noise; one word changed on page 2."""
+    old_p, new_p = CACHE / "letter_old.pdf", CACHE / "letter_new.pdf"
+    if old_p.exists() and new_p.exists():
+        return old_p, new_p
+    pg = _pdfgen()
+    old_p.write_bytes(pg.scan_pdf(_letter(False), dpi=200, noise=150, seed=5))
+    new_p.write_bytes(pg.scan_pdf(_letter(True), dpi=200, noise=150, seed=6, shift=(3, 2)))
+    return old_p, new_p
+
+
 # ------------------------------------------------------------------------------------------ measuring
 def run_child(cmd: list[str], timeout: float, cwd: Path | None = None) -> dict:
     """Run a command; wall, CPU (user+sys) and peak RSS of the child from os.wait4."""
@@ -220,12 +374,15 @@ def run_child(cmd: list[str], timeout: float, cwd: Path | None = None) -> dict:
 
 
 def child_main(old: str, new: str, ocr: str, workers: int) -> None:
-    """In a child process: time compare() in-process and print JSON."""
+    """In a child process: time compare() in-process (default options unless --ocr is given) and print
+    JSON."""
     import resource
 
     from pdfcompare.engine import CompareOptions, compare
 
-    options = CompareOptions(ocr=ocr, workers=workers)
+    options = CompareOptions(workers=workers)
+    if ocr != "default":
+        options = CompareOptions(ocr=ocr, workers=workers)
     t, c = time.perf_counter(), time.process_time()
     report = compare(old, new, options)
     elapsed, cpu = time.perf_counter() - t, time.process_time() - c
@@ -234,13 +391,14 @@ def child_main(old: str, new: str, ocr: str, workers: int) -> None:
         "compare_cpu_s": cpu,
         "pages_new": report.new.pages,
         "summary": report.summary,
+        "page_changes": [(c.op, c.old_page, c.new_page) for c in report.changes if c.kind == "page"],
         "timings": report.timings,
         "maxrss_mb": max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
                          resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024,
     }))
 
 
-def measure_ours(old: Path, new: Path, repeat: int, ocr: str = "off", workers: int = 1,
+def measure_ours(old: Path, new: Path, repeat: int, ocr: str = "default", workers: int = 1,
                  cli: bool = True) -> dict:
     best = None
     for _ in range(repeat):
@@ -255,12 +413,40 @@ def measure_ours(old: Path, new: Path, repeat: int, ocr: str = "off", workers: i
             best = data
     if not cli:
         return best
-    cmd = [str(ROOT / ".venv" / "bin" / "pdfcompare"), "compare", str(old), str(new), "-q", "--ocr", ocr,
-           "--json", os.devnull]
+    cmd = [str(ROOT / ".venv" / "bin" / "pdfcompare"), "compare", str(old), str(new), "-q", "--json",
+           os.devnull]
+    if ocr != "default":
+        cmd += ["--ocr", ocr]
     runs = [run_child(cmd, timeout=1800) for _ in range(repeat)]
     best["cli"] = min(runs, key=lambda r: r["cpu"])
     best["cli_wall_best"] = min(r["wall"] for r in runs)
+    best["cli_stderr"] = runs[0]["stderr"]
     return best
+
+
+def measure_startup(repeat: int) -> dict:
+    """Start-up overhead of `pdfcompare compare` on two one-page files: the whole command minus the
+    comparison itself, and the floor (interpreter + PyMuPDF + NumPy imports)."""
+    import pymupdf
+
+    pg = _pdfgen()
+    a, b = CACHE / "one_a.pdf", CACHE / "one_b.pdf"
+    a.write_bytes(pg.text_pdf([[pg.paragraph(1), pg.paragraph(2)]]))
+    b.write_bytes(pg.text_pdf([[pg.paragraph(1), pg.paragraph(3)]]))
+    del pymupdf
+    cmd = [str(ROOT / ".venv" / "bin" / "pdfcompare"), "compare", str(a), str(b), "-q"]
+    cli = [run_child(cmd, timeout=60) for _ in range(repeat)]
+    floor = [run_child([PY, "-c", "import pymupdf, numpy"], timeout=60) for _ in range(repeat)]
+    bare = [run_child([PY, "-c", "pass"], timeout=60) for _ in range(repeat)]
+    inproc = measure_ours(a, b, repeat, cli=False)
+    best = min(cli, key=lambda r: r["wall"])
+    return {
+        "cli_wall": best["wall"], "cli_cpu": min(r["cpu"] for r in cli),
+        "compare_s": inproc["compare_s"],
+        "overhead_wall": best["wall"] - inproc["compare_s"],
+        "python_wall": min(r["wall"] for r in bare),
+        "floor_wall": min(r["wall"] for r in floor), "floor_cpu": min(r["cpu"] for r in floor),
+    }
 
 
 def peer_commands(name: str, old: Path, new: Path, out: Path) -> list[str] | None:
@@ -316,16 +502,29 @@ def _fmt(x: float | None, unit: str = "s") -> str:
     return "n/a" if x is None else f"{x:.3f} {unit}" if x < 10 else f"{x:.1f} {unit}"
 
 
+KIND_TITLES = {
+    "text": "text (50-page contract: word edits, moved paragraphs, a page added)",
+    "pages": "page ins/del (30 look-alike template pages: one deleted, one inserted)",
+    "vector": "vector (A1 sheet: moved, added, removed shapes; changed dimensions)",
+    "scan": "scan (10 scanned text pages, one word changed per page)",
+    "a1scan": "A1 scanned sheet (150 dpi, new scan 0.3 deg askew, shifted, dust)",
+    "letter": "3-page scanned letter (200 dpi, speckle, one word changed)",
+    "identical": "identical (20-page report written by another writer: order, 0.3 pt shift)",
+}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--child", nargs=2, metavar=("OLD", "NEW"), help=argparse.SUPPRESS)
-    ap.add_argument("--ocr", default="off", help=argparse.SUPPRESS)
+    ap.add_argument("--ocr", default="default", help=argparse.SUPPRESS)
     ap.add_argument("--workers", type=int, default=1, help=argparse.SUPPRESS)
-    ap.add_argument("--text-pages", type=int, default=300)
+    ap.add_argument("--text-pages", type=int, default=300,
+                    help="pages of the long text pair measured in-process only (0: skip it)")
     ap.add_argument("--peer-text-pages", type=int, default=50,
                     help="pages of the text pair run through the peers (pdf-diff is slow)")
     ap.add_argument("--scan-pages", type=int, default=10)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--kinds", default=",".join(KIND_TITLES), help="kinds to run (comma-separated)")
     ap.add_argument("--no-peers", action="store_true")
     ap.add_argument("--peer-timeout", type=float, default=600)
     ap.add_argument("--json", metavar="FILE", help="also write all results as JSON")
@@ -335,60 +534,67 @@ def main() -> None:
         return
     CACHE.mkdir(parents=True, exist_ok=True)
     print(f"machine: {platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-          f"load average at start {os.getloadavg()[0]:.1f}")
-    results: dict = {"machine": platform.platform(), "cores": os.cpu_count()}
+          f"load average at start {os.getloadavg()[0]:.1f}; tesseract data: {find_tess()}")
+    results: dict = {"machine": platform.platform(), "cores": os.cpu_count(), "load_start": os.getloadavg()}
 
-    pairs = {
-        "text": make_text_pair(args.text_pages),
-        "a1": make_a1_pair(),
-        "scan": make_scan_pair(args.scan_pages),
-        "text_peer": make_text_pair(args.peer_text_pages),
+    su = measure_startup(max(args.repeat, 5))
+    results["startup"] = su
+    print("\n## start-up of `pdfcompare compare` on two one-page files (best of 5)")
+    print("| CLI wall | CLI CPU | compare() in-process | overhead (CLI - compare) | python -c pass | "
+          "import pymupdf, numpy |")
+    print("|---|---|---|---|---|---|")
+    print(f"| {_fmt(su['cli_wall'])} | {_fmt(su['cli_cpu'])} | {_fmt(su['compare_s'])} | "
+          f"{_fmt(su['overhead_wall'])} | {_fmt(su['python_wall'])} | {_fmt(su['floor_wall'])} wall, "
+          f"{_fmt(su['floor_cpu'])} CPU |")
+
+    makers = {
+        "text": lambda: make_text_pair(args.peer_text_pages),
+        "pages": make_pages_pair,
+        "vector": make_a1_pair,
+        "scan": lambda: make_scan_pair(args.scan_pages),
+        "a1scan": make_a1scan_pair,
+        "letter": make_letter_pair,
+        "identical": make_identical_pair,
     }
-    print("\n## pdfcompare (in-process compare(), best of", args.repeat, ")")
-    print("| pair | page pairs | compare() wall | pages/s (wall) | compare() CPU | pages/s (CPU) | peak RSS "
-          "| summary |")
+    kinds = [k for k in args.kinds.split(",") if k in makers]
+    print("\n## per kind, default options (`--ocr auto`, Tesseract installed); CLI against CLI")
+    print("| kind | tool | wall | CPU | peak RSS | CPU ratio tool/pdfcompare | wall ratio | found |")
     print("|---|---|---|---|---|---|---|---|")
-    for key, (old, new) in pairs.items():
-        r = measure_ours(old, new, args.repeat)
-        results[f"ours_{key}"] = r
-        pps = r["pages_new"] / r["compare_s"]
-        cps = r["pages_new"] / r["compare_cpu_s"]
-        print(f"| {key} | {r['pages_new']} | {_fmt(r['compare_s'])} | {pps:.1f} | "
-              f"{_fmt(r['compare_cpu_s'])} | {cps:.1f} | {r['child_maxrss_mb']:.0f} MB | {r['summary']} |")
-    old, new = pairs["text"]
-    r = measure_ours(old, new, args.repeat, workers=2, cli=False)
-    results["ours_text_workers2"] = r
-    pps = r["pages_new"] / r["compare_s"]
-    print(f"| text, workers=2 | {r['pages_new']} | {_fmt(r['compare_s'])} | {pps:.1f} | "
-          f"{_fmt(r['compare_cpu_s'])} (parent only) | - | {r['child_maxrss_mb']:.0f} MB | {r['summary']} |")
-    if find_tess():
-        old, new = make_scan_pair(2)
-        r = measure_ours(old, new, 1, ocr="auto")
-        results["ours_scan_ocr"] = r
-        pps = r["pages_new"] / r["compare_s"]
-        cps = r["pages_new"] / r["compare_cpu_s"]
-        print(f"| scan+OCR | {r['pages_new']} | {_fmt(r['compare_s'])} | {pps:.2f} | "
-              f"{_fmt(r['compare_cpu_s'])} | {cps:.2f} | {r['child_maxrss_mb']:.0f} MB | {r['summary']} |")
+    for kind in kinds:
+        old, new = makers[kind]()
+        ours = measure_ours(old, new, args.repeat)
+        results[f"ours_{kind}"] = ours
+        cli = ours["cli"]
+        found = ", ".join(f"{k} {v}" for k, v in ours["summary"].items() if v) or "no changes"
+        print(f"| {kind} | pdfcompare (compare() {_fmt(ours['compare_s'])}, "
+              f"{ours['child_maxrss_mb']:.0f} MB) | {_fmt(cli['wall'])} | {_fmt(cli['cpu'])} | "
+              f"{cli['maxrss_mb']:.0f} MB | 1.0 | 1.0 | {found} |")
+        if args.no_peers:
+            continue
+        for name in ("kogo", "pdf-diff", "pdfdelta"):
+            r = measure_peer(name, old, new, args.peer_timeout)
+            results[f"{name}_{kind}"] = r
+            if r.get("error") == "not installed" and name == "pdfdelta":
+                continue
+            if not r["ok"]:
+                msg = r.get("error") or f"exit {r.get('rc')}: {r.get('stderr', '').strip()[-120:]}"
+                print(f"| {kind} | {name} | failed: {msg} | | | | | |")
+                continue
+            ratios = f"{r['cpu'] / cli['cpu']:.1f}x | {r['wall'] / cli['wall']:.1f}x"
+            print(f"| {kind} | {name} | {_fmt(r['wall'])} | {_fmt(r['cpu'])} | {r['maxrss_mb']:.0f} MB | "
+                  f"{ratios} | {peer_found(name, r)} |")
 
-    if not args.no_peers:
-        print("\n## side by side, CLI against CLI (child process: wall / CPU user+sys / peak RSS)")
-        print("| pair | tool | wall | CPU | peak RSS | CPU ratio peer/pdfcompare | wall ratio | found |")
-        print("|---|---|---|---|---|---|---|---|")
-        for key in ("text_peer", "a1", "scan"):
-            old, new = pairs[key]
-            ours = results[f"ours_{key}"]["cli"]
-            print(f"| {key} | pdfcompare | {_fmt(ours['wall'])} | {_fmt(ours['cpu'])} | "
-                  f"{ours['maxrss_mb']:.0f} MB | 1.0 | 1.0 | {results[f'ours_{key}']['summary']} |")
-            for name in ("kogo", "pdf-diff", "pdfdelta"):
-                r = measure_peer(name, old, new, args.peer_timeout)
-                results[f"{name}_{key}"] = r
-                if not r["ok"]:
-                    msg = r.get("error") or f"exit {r.get('rc')}: {r.get('stderr', '').strip()[-120:]}"
-                    print(f"| {key} | {name} | failed: {msg} | | | | | |")
-                    continue
-                ratios = f"{r['cpu'] / ours['cpu']:.1f}x | {r['wall'] / ours['wall']:.1f}x"
-                print(f"| {key} | {name} | {_fmt(r['wall'])} | {_fmt(r['cpu'])} | {r['maxrss_mb']:.0f} MB | "
-                      f"{ratios} | {peer_found(name, r)} |")
+    if args.text_pages:
+        print(f"\n## long text pair in-process ({args.text_pages} pages, best of {args.repeat})")
+        print("| pair | page pairs | compare() wall | pages/s | compare() CPU | peak RSS | summary |")
+        print("|---|---|---|---|---|---|---|")
+        old, new = make_text_pair(args.text_pages)
+        for label, workers in (("workers=1", 1), ("workers=2", 2)):
+            r = measure_ours(old, new, args.repeat, workers=workers, cli=False)
+            results[f"ours_text{args.text_pages}_{label}"] = r
+            print(f"| text, {label} | {r['pages_new']} | {_fmt(r['compare_s'])} | "
+                  f"{r['pages_new'] / r['compare_s']:.0f} | {_fmt(r['compare_cpu_s'])} | "
+                  f"{r['child_maxrss_mb']:.0f} MB | {r['summary']} |")
     print(f"\nload average at end: {os.getloadavg()[0]:.1f} (1 min), {os.getloadavg()[1]:.1f} (5 min)")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2, default=str))

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import bisect
 from collections import Counter
+from collections.abc import Callable
 
 import numpy as np
-from rapidfuzz import fuzz, process
 
 from .geometry import quantized_keys
 from .matching import greedy_pairs
@@ -29,8 +29,74 @@ _FULL_MATRIX_CELLS = 2500
 _BAND = 8
 
 
+def _visual_order(p: PageContent) -> np.ndarray:
+    """Word indices top to bottom (3 pt bands), left to right: the same for any writer's order."""
+    b = p.word_boxes
+    return np.lexsort((b[:, 0], np.round((b[:, 1] + b[:, 3]) / 6.0)))
+
+
 def _text(p: PageContent) -> str:
-    return " ".join(p.words)[:_MAX_TEXT]
+    """The page's words in visual order (page similarity does not depend on the order a writer put them
+    in)."""
+    if not p.words:
+        return ""
+    words = p.words
+    return " ".join([words[k] for k in _visual_order(p).tolist()])[:_MAX_TEXT]
+
+
+_NO_DIGITS = str.maketrans("", "", "0123456789")
+
+
+def own_texts(old: list[PageContent], new: list[PageContent]) -> OwnTexts:
+    """Page texts (visual order) without the lines of the documents' template.
+
+    Pages that share a template (the same header, labels and footer on every page) look alike as a
+    whole; what tells them apart is their own text.  A line (digits ignored, so "Page 3 of 9" is the
+    same line on every page) that occurs on at least 3 pages and on a quarter of all pages of the two
+    documents is template.  Pages that have nothing but template keep their whole text.
+    """
+    pages = [*old, *new]
+    spans: dict[int, list[tuple[int, int, str]]] = {}
+    counts: Counter[str] = Counter()
+    for p in pages:
+        if not p.words:
+            spans[id(p)] = []
+            continue
+        cuts = (np.flatnonzero(np.diff(p.word_lines)) + 1).tolist()
+        words = p.words
+        lines = [(x, y, " ".join(words[x:y]).translate(_NO_DIGITS))
+                 for x, y in zip([0, *cuts], [*cuts, len(words)], strict=True)]
+        spans[id(p)] = lines
+        counts.update({key for _, _, key in lines})
+    floor = max(3, len(pages) // 4)
+    template = {k for k, c in counts.items() if c >= floor}
+    return OwnTexts(spans, template)
+
+
+class OwnTexts:
+    """The own text of each page (see :func:`own_texts`), computed when first asked for: alignment
+    needs it only for the pages left between anchors."""
+
+    def __init__(self, spans: dict[int, list[tuple[int, int, str]]], template: set[str]) -> None:
+        self.spans = spans
+        self.template = template
+        self.cache: dict[int, str] = {}
+
+    def text_of(self, p: PageContent) -> str:
+        """The page's words in visual order, without its template lines."""
+        if id(p) in self.cache:
+            return self.cache[id(p)]
+        cut = [(x, y) for x, y, key in self.spans.get(id(p), ()) if key in self.template]
+        keep = np.ones(len(p.words), dtype=bool)
+        for x, y in cut:
+            keep[x:y] = False
+        if not cut or not keep.any():
+            text = _text(p)
+        else:
+            words = p.words
+            text = " ".join([words[k] for k in _visual_order(p).tolist() if keep[k]])[:_MAX_TEXT]
+        self.cache[id(p)] = text
+        return text
 
 
 def _shape_set(p: PageContent) -> frozenset:
@@ -44,8 +110,12 @@ def _amount_weight(old_counts: list[int], new_counts: list[int], full: int = 10)
     return np.maximum(o[:, None], n[None, :])
 
 
-def similarity_matrix(old: list[PageContent], new: list[PageContent]) -> np.ndarray:
-    """Similarity in [0, 1] of every old page (rows) with every new page (columns)."""
+def similarity_matrix(old: list[PageContent], new: list[PageContent],
+                      texts: OwnTexts | None = None) -> np.ndarray:
+    """Similarity in [0, 1] of every old page (rows) with every new page (columns).
+
+    ``texts`` (:func:`own_texts`) gives the page texts without the documents' template."""
+    text_of = texts.text_of if texts is not None else _text
     n, m = len(old), len(new)
     if n == 0 or m == 0:
         return np.zeros((n, m))
@@ -58,7 +128,9 @@ def similarity_matrix(old: list[PageContent], new: list[PageContent]) -> np.ndar
         tm = np.zeros((n, m))
         oi, ni = np.flatnonzero(ot), np.flatnonzero(nt)
         if len(oi) and len(ni):
-            sub = process.cdist([_text(old[i]) for i in oi], [_text(new[j]) for j in ni],
+            from rapidfuzz import fuzz, process
+
+            sub = process.cdist([text_of(old[i]) for i in oi], [text_of(new[j]) for j in ni],
                                 scorer=fuzz.ratio, workers=1, dtype=np.float32)
             tm[np.ix_(oi, ni)] = sub / 100.0
         w = _amount_weight([len(p.words) for p in old], [len(p.words) for p in new])
@@ -107,7 +179,8 @@ def similarity_matrix(old: list[PageContent], new: list[PageContent]) -> np.ndar
     return sim
 
 
-def _gap_similarity(old: list[PageContent], new: list[PageContent]) -> np.ndarray:
+def _gap_similarity(old: list[PageContent], new: list[PageContent],
+                    texts: OwnTexts | None = None) -> np.ndarray:
     """Similarity matrix of a gap; for large gaps only a band around the diagonal is computed.
 
     A large gap appears when text reflows through a whole document (a paragraph inserted early shifts
@@ -116,7 +189,7 @@ def _gap_similarity(old: list[PageContent], new: list[PageContent]) -> np.ndarra
     """
     n, m = len(old), len(new)
     if n * m <= _FULL_MATRIX_CELLS:
-        return similarity_matrix(old, new)
+        return similarity_matrix(old, new, texts)
     sim = np.zeros((n, m))
     band = _BAND + abs(n - m)
     if n * (2 * band + 1) > 4 * _MAX_DP_CELLS:  # enormous: the diagonal only
@@ -124,7 +197,7 @@ def _gap_similarity(old: list[PageContent], new: list[PageContent]) -> np.ndarra
     for i in range(n):
         c = round(i * (m - 1) / max(n - 1, 1))
         lo, hi = max(0, c - band), min(m, c + band + 1)
-        sim[i, lo:hi] = similarity_matrix([old[i]], new[lo:hi])[0]
+        sim[i, lo:hi] = similarity_matrix([old[i]], new[lo:hi], texts)[0]
     return sim
 
 
@@ -234,7 +307,8 @@ def _align_gap(sim: np.ndarray, threshold: float) -> list[tuple[int | None, int 
     return out[::-1]
 
 
-def align_pages(old: list[PageContent], new: list[PageContent], threshold: float = 0.5) -> list[PageMatch]:
+def align_pages(old: list[PageContent], new: list[PageContent], threshold: float = 0.5,
+                thumbnails: Callable[[list[PageContent]], None] | None = None) -> list[PageMatch]:
     """Align the pages of two documents.
 
     Returns the page map in new-document order, deleted old pages placed after their predecessor.
@@ -249,6 +323,12 @@ def align_pages(old: list[PageContent], new: list[PageContent], threshold: float
     anchor_set = set(anchors)
     moved: dict[int, tuple[int, float]] = {j: (i, 1.0) for i, j in pairs if (i, j) not in anchor_set}
     moved_old = {i for i, _ in moved.values()}
+    own: list[OwnTexts | None] = []
+
+    def texts() -> OwnTexts | None:  # computed once, only when a gap needs similarities
+        if not own:
+            own.append(own_texts(old, new) if len(old) + len(new) >= 6 else None)
+        return own[0]
 
     seq: list[tuple[int | None, int | None, float]] = []
     leftovers_old: list[int] = []
@@ -257,8 +337,13 @@ def align_pages(old: list[PageContent], new: list[PageContent], threshold: float
     for ai, aj in [*anchors, (len(old), len(new))]:
         gi = [i for i in range(prev_i + 1, ai) if i not in moved_old]
         gj = [j for j in range(prev_j + 1, aj) if j not in moved]
-        if gi or gj:
-            sim = _gap_similarity([old[i] for i in gi], [new[j] for j in gj])
+        if len(gi) == 1 and len(gj) == 1 and old[gi[0]].image_only and new[gj[0]].image_only:
+            # one scan replaced by one scan at the same place of the document: the same page
+            seq.append((gi[0], gj[0], 1.0))
+        elif gi or gj:
+            if thumbnails is not None:
+                thumbnails([old[i] for i in gi] + [new[j] for j in gj])
+            sim = _gap_similarity([old[i] for i in gi], [new[j] for j in gj], texts())
             res = _align_gap(sim, threshold)
             if (len(gi) == len(gj) and all(a is None or b is None for a, b, _ in res)
                     and all(old[i].image_only for i in gi) and all(new[j].image_only for j in gj)):
@@ -281,7 +366,9 @@ def align_pages(old: list[PageContent], new: list[PageContent], threshold: float
 
     # moved-and-edited pages: similar leftovers from different gaps
     if leftovers_old and leftovers_new:
-        sim = similarity_matrix([old[i] for i in leftovers_old], [new[j] for j in leftovers_new])
+        if thumbnails is not None:
+            thumbnails([old[i] for i in leftovers_old] + [new[j] for j in leftovers_new])
+        sim = similarity_matrix([old[i] for i in leftovers_old], [new[j] for j in leftovers_new], texts())
         cand = sorted(((float(sim[a, b]), a, b) for a in range(len(leftovers_old))
                        for b in range(len(leftovers_new)) if sim[a, b] >= threshold), reverse=True)
         for a, b, s in greedy_pairs((a, b, s) for s, a, b in cand):

@@ -49,6 +49,9 @@ def _label(c: Change, side: str) -> str:
     page2 = f"new p.{c.new_page}" if c.new_page else ""
     head = f"{c.kind} {c.op} ({', '.join(x for x in (page, page2) if x)})"
     parts = [head]
+    if c.style:
+        parts.append("style: " + ", ".join(f"{k} {c.style['old'][k]} -> {c.style['new'][k]}"
+                                            for k in c.style["changed"]))
     if c.old_text:
         parts.append(f"old: {c.old_text[:500]}")
     if c.new_text:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import multiprocessing
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, TimeoutError
-from concurrent.futures.process import BrokenProcessPool
 
 import pymupdf
 
@@ -21,12 +19,13 @@ from .extract import (
     ocr_setup,
     open_pdf,
     read_source,
+    thumbnail,
 )
 from .geometry import diff_geometry
-from .model import Change, DocInfo, Document, PageMatch, Report
+from .model import Change, DocInfo, Document, PageContent, PageMatch, Report
 from .options import CompareOptions
-from .raster import diff_images, diff_raster
-from .textdiff import diff_text
+from .raster import RasterResult, diff_images, diff_raster
+from .textdiff import diff_text, pairs_in_place
 
 __all__ = ["compare", "load", "ProgressCallback"]
 
@@ -81,7 +80,8 @@ def _extract_worker(
     warnings: list[str] = []
     doc = open_pdf(data, which, _password(options, which), options.limits)
     try:
-        result = extract_document(doc, data, which, options, Deadline(seconds), None, warnings, ocr=False)
+        result = extract_document(doc, data, which, options, Deadline(seconds), None, warnings, ocr=False,
+                                  thumbnails=False)
     finally:
         doc.close()
     return result, warnings
@@ -92,10 +92,14 @@ def _extract_in_parallel(
     progress: ProgressCallback | None, warnings: list[str],
 ) -> tuple[Document, Document]:
     """Extract the new document in a forked child while this process extracts the old one."""
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
     ctx = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
         future = pool.submit(_extract_worker, new_data, "new", options, deadline.remaining())
-        old_doc = extract_document(od, old_data, "old", options, deadline, progress, warnings, ocr=False)
+        old_doc = extract_document(od, old_data, "old", options, deadline, progress, warnings, ocr=False,
+                                   thumbnails=False)
         try:
             new_doc, new_warnings = future.result(timeout=max(deadline.remaining(), 0.0) + 5.0)
         except TimeoutError:
@@ -115,7 +119,12 @@ def _extract_in_parallel(
 
 def _ocr_pairs(page_map: list[PageMatch], od: pymupdf.Document, nd: pymupdf.Document, old_doc: Document,
                new_doc: Document, options: CompareOptions, tessdata: str, deadline: Deadline,
-               progress: ProgressCallback | None) -> None:
+               progress: ProgressCallback | None, raster: dict[tuple[int, int], RasterResult]) -> None:
+    """OCR what helps: with ``auto`` the text-like changed regions of scanned page pairs (both sides
+    scans, registered by the raster diff); whole pages where one side is a scan and the other is not,
+    or with ``on``."""
+    from .ocr import ocr_regions
+
     todo = []
     for m in page_map:
         if m.old is None or m.new is None:
@@ -125,12 +134,37 @@ def _ocr_pairs(page_map: list[PageMatch], od: pymupdf.Document, nd: pymupdf.Docu
             todo.append((m, op, np_))
     for k, (m, op, np_) in enumerate(todo):
         deadline.check()
-        if needs_ocr(op, options):
-            apply_ocr(od.load_page(m.old - 1), op, options, tessdata, "old")
-        if needs_ocr(np_, options):
-            apply_ocr(nd.load_page(m.new - 1), np_, options, tessdata, "new")
+        result = raster.get((m.old, m.new))
+        if options.ocr == "auto" and op.image_only and np_.image_only and result is not None:
+            if result.changes:
+                ocr_regions(od.load_page(m.old - 1), nd.load_page(m.new - 1), op, np_, result.changes,
+                            result.text_like, result.transform, options, tessdata)
+            else:  # registered and nothing changed: no text changed either
+                op.ocr = np_.ocr = True
+        else:
+            if needs_ocr(op, options):
+                apply_ocr(od.load_page(m.old - 1), op, options, tessdata, "old")
+            if needs_ocr(np_, options):
+                apply_ocr(nd.load_page(m.new - 1), np_, options, tessdata, "new")
+            if result is not None:
+                from .raster import invert
+
+                np_.to_old_frame = invert(result.transform)
         if progress:
             progress("ocr", k + 1, len(todo))
+
+
+def _ocr_scan_pair(od: pymupdf.Document, nd: pymupdf.Document, m: PageMatch, op: PageContent,
+                   np_: PageContent, result: RasterResult, options: CompareOptions, tessdata: str) -> None:
+    """``ocr="auto"`` on a pair of scans: read the text-like changed regions (none changed: no text
+    changed either)."""
+    from .ocr import ocr_regions
+
+    if result.changes:
+        ocr_regions(od.load_page(m.old - 1), nd.load_page(m.new - 1), op, np_, result.changes,
+                    result.text_like, result.transform, options, tessdata)
+    else:
+        op.ocr = np_.ocr = True
 
 
 def _sort_key(c: Change) -> tuple:
@@ -172,28 +206,87 @@ def compare(
             old_doc, new_doc = _extract_in_parallel(od, old_data, new_data, options, deadline, progress,
                                                     warnings)
         else:
-            old_doc = extract_document(od, old_data, "old", options, deadline, progress, warnings, ocr=False)
-            new_doc = extract_document(nd, new_data, "new", options, deadline, progress, warnings, ocr=False)
+            old_doc = extract_document(od, old_data, "old", options, deadline, progress, warnings, ocr=False,
+                                       thumbnails=False)
+            new_doc = extract_document(nd, new_data, "new", options, deadline, progress, warnings, ocr=False,
+                                       thumbnails=False)
         t1 = time.perf_counter()
         timings["extract"] = t1 - t0
 
         deadline.check()
-        page_map = align_pages(old_doc.pages, new_doc.pages, options.page_match_threshold)
+        def thumbs(pages: list[PageContent]) -> None:  # rendered only for the scans alignment compares
+            for p in pages:
+                if p.image_only and p.thumbnail is None:
+                    src = od if any(p is q for q in old_doc.pages) else nd
+                    p.thumbnail = thumbnail(src.load_page(p.number - 1))
+
+        page_map = align_pages(old_doc.pages, new_doc.pages, options.page_match_threshold, thumbs)
         if progress:
             progress("align", 1, 1)
         t2 = time.perf_counter()
         timings["align"] = t2 - t1
 
+        pairs = [m for m in page_map if m.old is not None and m.new is not None]
+        # scans first: registration and changed regions; OCR reads the regions that look like text
+        raster: dict[tuple[int, int], RasterResult] = {}
+        scans = [m for m in pairs if options.raster and m.old is not None and m.new is not None
+                 and (old_doc.pages[m.old - 1].image_only or new_doc.pages[m.new - 1].image_only)
+                 and old_doc.pages[m.old - 1].content_hash != new_doc.pages[m.new - 1].content_hash]
+        # OCR of a pair's text-like regions right after its raster diff (``auto``, both pages scans)
+        to_read = {(m.old, m.new) for m in scans if tessdata is not None and options.ocr == "auto"
+                   and old_doc.pages[m.old - 1].image_only and new_doc.pages[m.new - 1].image_only}
+        read = 0
+        for k, m in enumerate(scans):
+            deadline.check()
+            op, np_ = old_doc.pages[m.old - 1], new_doc.pages[m.new - 1]
+            read_now = (m.old, m.new) in to_read
+            try:
+                result = diff_raster(od.load_page(m.old - 1), nd.load_page(m.new - 1), options)
+            except PdfCompareError:
+                raise
+            except Exception:
+                warnings.append(f"Old page {m.old} / new page {m.new} could not be rendered; "
+                                "its image comparison was skipped.")
+                continue
+            raster[(m.old, m.new)] = result
+            if result.warning:
+                warnings.append(result.warning)
+            if read_now:
+                _ocr_scan_pair(od, nd, m, op, np_, result, options, tessdata)
+                read += 1
+                if progress:
+                    progress("ocr", read, len(to_read))
+            if progress:
+                progress("scans", k + 1, len(scans))
         if tessdata:  # OCR only the scanned pages of pairs that differ: identical scans need none
-            _ocr_pairs(page_map, od, nd, old_doc, new_doc, options, tessdata, deadline, progress)
+            _ocr_pairs(page_map, od, nd, old_doc, new_doc, options, tessdata, deadline, progress, raster)
+        t_scan = time.perf_counter()
+        timings["scans"] = t_scan - t2
 
         changes = _page_changes(page_map, old_doc, new_doc)
+        # page pairs whose drawing instructions differ may hold words in another style
+        styled = {(m.old, m.new): [] for m in pairs if options.text and options.styles
+                  and old_doc.pages[m.old - 1].words and new_doc.pages[m.new - 1].words
+                  and not (old_doc.pages[m.old - 1].ocr or new_doc.pages[m.new - 1].ocr)
+                  and old_doc.pages[m.old - 1].style_key != new_doc.pages[m.new - 1].style_key}
         if options.text:
-            changes.extend(diff_text(old_doc, new_doc, page_map, options, deadline))
-        t3 = time.perf_counter()
-        timings["text"] = t3 - t2
+            changes.extend(diff_text(old_doc, new_doc, page_map, options, deadline, styled or None))
+        for (po, pn), equal in styled.items():
+            deadline.check()
+            op, np_ = old_doc.pages[po - 1], new_doc.pages[pn - 1]
+            if not equal:  # the text diff skipped the pair: the same words (in place)
+                if op.words == np_.words:
+                    equal.extend((k, k) for k in range(len(op.words)))
+                else:
+                    tol = options.text_position_tolerance
+                    equal.extend(pairs_in_place(op, np_, tol, options.ignore_case))
+            from .style import diff_styles
 
-        pairs = [m for m in page_map if m.old is not None and m.new is not None]
+            changes.extend(diff_styles(op, np_, od.load_page(po - 1), nd.load_page(pn - 1), sorted(equal),
+                                       options))
+        t3 = time.perf_counter()
+        timings["text"] = t3 - t_scan
+
         step = max(1, len(pairs) // 100)
         for k, m in enumerate(pairs):
             deadline.check()
@@ -202,15 +295,9 @@ def compare(
                 changes.extend(diff_geometry(op, np_, options))
             if (options.raster and not (op.image_only or np_.image_only) and (op.images or np_.images)
                     and op.content_hash != np_.content_hash):
-                changes.extend(diff_images(op, np_))
-            if options.raster and (op.image_only or np_.image_only) and op.content_hash != np_.content_hash:
-                try:
-                    changes.extend(diff_raster(od.load_page(m.old - 1), nd.load_page(m.new - 1), options))
-                except PdfCompareError:
-                    raise
-                except Exception:
-                    warnings.append(f"Old page {m.old} / new page {m.new} could not be rendered; "
-                                    "its image comparison was skipped.")
+                changes.extend(diff_images(op, np_, od.load_page(m.old - 1), nd.load_page(m.new - 1)))
+            if (m.old, m.new) in raster:
+                changes.extend(raster[(m.old, m.new)].changes)
             if progress and ((k + 1) % step == 0 or k + 1 == len(pairs)):
                 progress("pages", k + 1, len(pairs))
         timings["pages"] = time.perf_counter() - t3

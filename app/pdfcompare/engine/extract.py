@@ -175,8 +175,8 @@ _tessdata_cache: dict[str, str | None] = {}
 def find_tessdata(lang: str = "eng") -> str | None:
     """Locate a Tesseract ``tessdata`` folder that holds every language in ``lang`` (e.g. ``"deu+eng"``).
 
-    Looks at ``$TESSDATA_PREFIX``, PyMuPDF's own detection, then the usual Debian/Ubuntu/Homebrew paths.
-    Returns ``None`` when no such folder exists.
+    Looks at ``$TESSDATA_PREFIX``, the usual Debian/Ubuntu/Homebrew paths, then PyMuPDF's own detection
+    (which runs a program, so it comes last).  Returns ``None`` when no such folder exists.
     """
     if lang in _tessdata_cache:
         return _tessdata_cache[lang]
@@ -185,8 +185,6 @@ def find_tessdata(lang: str = "eng") -> str | None:
     if os.environ.get("TESSDATA_PREFIX"):  # the folder itself, or (older convention) its parent
         candidates.append(os.environ["TESSDATA_PREFIX"])
         candidates.append(os.path.join(os.environ["TESSDATA_PREFIX"], "tessdata"))
-    with contextlib.suppress(Exception):
-        candidates.append(pymupdf.get_tessdata())
     for pattern in (
         "/usr/share/tesseract-ocr/*/tessdata",
         "/usr/share/tesseract-ocr/tessdata",
@@ -196,11 +194,14 @@ def find_tessdata(lang: str = "eng") -> str | None:
         "/opt/homebrew/share/tessdata",
     ):
         candidates.extend(sorted(glob.glob(pattern), reverse=True))
-    found = None
-    for cand in candidates:
-        if cand and all(os.path.isfile(os.path.join(cand, f"{x}.traineddata")) for x in langs):
-            found = cand
-            break
+    def holds_all(folder: str | None) -> bool:
+        return bool(folder) and all(os.path.isfile(os.path.join(folder, f"{x}.traineddata")) for x in langs)
+
+    found = next((c for c in candidates if holds_all(c)), None)
+    if found is None:  # PyMuPDF's own detection runs a program: only when the usual places fail
+        with contextlib.suppress(Exception):
+            cand = pymupdf.get_tessdata()
+            found = cand if holds_all(cand) else None
     _tessdata_cache[lang] = found
     return found
 
@@ -248,6 +249,11 @@ def _shapes_of(page: pymupdf.Page, limits: Limits, which: str) -> list[Shape]:
     return shapes
 
 
+def thumbnail(page: pymupdf.Page) -> np.ndarray:
+    """Small grey thumbnail of a page (32 x 32), used to align scanned pages."""
+    return _thumbnail(page)
+
+
 def _thumbnail(page: pymupdf.Page) -> np.ndarray:
     w, h = page.rect.width, page.rect.height
     zoom = 64.0 / max(w, h, 1.0)
@@ -273,6 +279,19 @@ def _page_hash(words: list[str], shapes: list[Shape], images: list, digests: lis
     return int.from_bytes(h.digest(), "little")
 
 
+def _style_key(page: pymupdf.Page) -> int:
+    """Digest of the page's stored (compressed) content streams and form XObjects: cheap (~0.1 ms), no
+    decoding.  Equal keys mean equal drawing instructions, hence no style change (a writer that kept
+    every stream and swapped the font behind a resource name would go unnoticed)."""
+    doc = page.parent
+    h = hashlib.blake2b(digest_size=8)
+    for xref in page.get_contents():
+        h.update(doc.xref_stream_raw(xref) or b"")
+    for item in page.get_xobjects():
+        h.update(doc.xref_stream_raw(item[0]) or b"")
+    return int.from_bytes(h.digest(), "little")
+
+
 def _content_length(page: pymupdf.Page) -> int:
     """Stored (compressed) size of the page's content streams, read from the stream dictionaries."""
     doc = page.parent
@@ -289,7 +308,8 @@ def _content_length(page: pymupdf.Page) -> int:
 
 
 def extract_page(
-    page: pymupdf.Page, which: str, options: CompareOptions, tessdata: str | None, ocr: bool = True
+    page: pymupdf.Page, which: str, options: CompareOptions, tessdata: str | None, ocr: bool = True,
+    thumbnails: bool = True,
 ) -> PageContent:
     """Extract one page (words, shapes, images); OCR it now when ``ocr`` and the options ask for it."""
     limits = options.limits
@@ -310,13 +330,14 @@ def extract_page(
         )
     raw = page.get_text("words")  # always: it also tells scans (no text layer) from text pages
     # image boxes and content digests, only when the page uses images at all (cheap check first)
-    infos = page.get_image_info(xrefs=True) if page.get_images() else []
+    listed = page.get_images(full=True)
+    infos = page.get_image_info() if listed else []  # boxes only: no image is decoded here
     image_only = not raw and bool(infos)
-    if image_only and all(info.get("xref") for info in infos):
-        # scans: the digest of the stored image stream is enough to spot identical pages (the raster
+    if image_only and len(listed) == len(infos):
+        # scans: the digest of the stored image streams is enough to spot identical pages (the raster
         # diff judges the rest) and avoids decoding every scan
         doc = page.parent
-        digests = [hashlib.md5(doc.xref_stream_raw(info["xref"])).digest() for info in infos]
+        digests = [hashlib.md5(doc.xref_stream_raw(item[0])).digest() for item in listed]
     else:
         # pictures on text pages are matched by the digest of their decoded pixels
         infos = page.get_image_info(hashes=True) if infos else []
@@ -324,7 +345,7 @@ def extract_page(
     images = [tuple(info["bbox"]) for info in infos]
     words, boxes, lines = _word_arrays(raw, number, which, limits)
     shapes = _shapes_of(page, limits, which) if options.geometry else []
-    thumb = _thumbnail(page) if image_only else None
+    thumb = _thumbnail(page) if image_only and thumbnails else None
     content = PageContent(
         number=number,
         width=width,
@@ -338,6 +359,7 @@ def extract_page(
         image_digests=digests,
         image_only=image_only,
         content_hash=_page_hash(words, shapes, images, digests),
+        style_key=_style_key(page) if words else 0,
         thumbnail=thumb,
     )
     if ocr and tessdata and needs_ocr(content, options):
@@ -369,13 +391,50 @@ def needs_ocr(content: PageContent, options: CompareOptions) -> bool:
     return options.ocr == "on" or (options.ocr == "auto" and content.image_only)
 
 
+@contextlib.contextmanager
+def _quiet_stderr():
+    """Silence file descriptor 2 (MuPDF's built-in Tesseract prints there) for the duration."""
+    try:
+        saved = os.dup(2)
+    except OSError:  # no stderr at all
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def apply_ocr(page: pymupdf.Page, content: PageContent, options: CompareOptions, tessdata: str,
               which: str = "") -> None:
-    """OCR ``page`` with Tesseract and replace the words of ``content`` with the recognised ones.
+    """OCR the whole ``page`` and replace the words of ``content`` with the recognised ones.
 
-    The page's ``content_hash`` is left as extracted, so identical scans still compare as identical.
+    With the ``tesseract`` program installed only words of at least ``ocr_min_confidence`` are kept;
+    otherwise PyMuPDF's built-in OCR is used (its messages silenced) and words without a letter or digit
+    are dropped.  The page's ``content_hash`` is left as extracted, so identical scans still compare as
+    identical.
     """
-    tp = page.get_textpage_ocr(language=options.ocr_lang, dpi=options.ocr_dpi, full=True, tessdata=tessdata)
+    from . import ocr
+
+    if ocr.tesseract_command():
+        zoom = options.ocr_dpi / 72.0
+        area = page.rect.width * page.rect.height * zoom * zoom
+        if area > options.limits.max_render_pixels:
+            zoom *= (options.limits.max_render_pixels / area) ** 0.5
+        box = (0.0, 0.0, float(page.cropbox.width), float(page.cropbox.height))
+        words = ocr.read_boxes(page, [box], options, tessdata, zoom)[0]
+        raw = [(*w[2], w[0], 0, 0, 0) for w in words]
+        content.words, content.word_boxes, content.word_lines = _word_arrays(
+            raw, content.number, which, options.limits)
+        ocr.order_words(content)
+        content.ocr = True
+        return
+    with _quiet_stderr():
+        tp = page.get_textpage_ocr(language=options.ocr_lang, dpi=options.ocr_dpi, full=True,
+                                   tessdata=tessdata)
     # OCR turns specks into stray punctuation: keep only words with a letter or digit
     raw = [w for w in page.get_text("words", textpage=tp) if any(ch.isalnum() for ch in w[4])]
     content.words, content.word_boxes, content.word_lines = _word_arrays(
@@ -405,10 +464,12 @@ def extract_document(
     progress: Progress | None = None,
     warnings: list[str] | None = None,
     ocr: bool = True,
+    thumbnails: bool = True,
 ) -> Document:
     """Extract every page of an opened document.
 
     With ``ocr=False`` pages are not OCR'd here; :func:`compare` then OCRs only the pages that differ.
+    With ``thumbnails=False`` scans get no thumbnail; :func:`compare` renders those alignment needs.
     """
     tessdata = ocr_setup(options)
     pages: list[PageContent] = []
@@ -420,7 +481,7 @@ def extract_document(
         deadline.check()
         try:
             page = doc.load_page(i)
-            content = extract_page(page, which, options, tessdata, ocr)
+            content = extract_page(page, which, options, tessdata, ocr, thumbnails)
         except (LimitExceededError, OcrUnavailableError):
             raise
         except Exception:

@@ -176,8 +176,15 @@ def diff_geometry(old: PageContent, new: PageContent, options: CompareOptions) -
     by_off: dict[tuple[int, int], list[tuple[int, int]]] = defaultdict(list)
     for i, j, off in moved:
         by_off[off].append((i, j))
+    # the whole page drawn a fraction of a point off (another writer, a re-render) is no move: the
+    # translation shared by at least half of the page's shapes, within the text position tolerance
+    nudge = options.text_position_tolerance
+    page_shift = {off for off, items in by_off.items()
+                  if len(items) >= 0.5 * len(os_) and max(map(abs, off)) * 2 * tol <= nudge}
     for off in sorted(by_off):
         items = by_off[off]
+        if off in page_shift:
+            continue
         for grp in _cluster([os_[i].bbox for i, _ in items], gap):
             changes.append(Change("geometry", "move", po, pn,
                                   _union([os_[items[k][0]].bbox for k in grp]),

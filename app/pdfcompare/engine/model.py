@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = [
     "SCHEMA_ID",
@@ -83,8 +84,14 @@ class PageContent:
     """The words come from OCR."""
     content_hash: int = 0
     """Hash of the page content, equal for pages that compare without changes."""
+    style_key: int = 0
+    """Digest of the page's stored content streams: pages with equal keys cannot differ in text style;
+    others are checked word by word for font, weight, slant, size and colour changes."""
     thumbnail: np.ndarray | None = None
     """Small grey thumbnail (image-only pages), used to align scanned pages."""
+    to_old_frame: tuple[float, float, float, float, float, float] | None = None
+    """Affine transform (2 x 3, row-major) from this (new) page's points to its old counterpart's points,
+    set when a scan was registered; word positions are compared through it."""
 
     @property
     def rect(self) -> Box:
@@ -159,10 +166,13 @@ class Change:
     new_text: str | None = None
     old_rects: tuple[Box, ...] = ()
     new_rects: tuple[Box, ...] = ()
+    style: dict[str, Any] | None = None
+    """For a style-only change (same words, other font, weight, slant, size or colour):
+    ``{"changed": [...], "old": {...}, "new": {...}}``; None for every other change."""
 
     def to_dict(self) -> dict[str, Any]:
-        """Schema representation."""
-        return {
+        """Schema representation (``style`` only on style changes)."""
+        d = {
             "kind": self.kind,
             "op": self.op,
             "old_page": self.old_page,
@@ -172,6 +182,9 @@ class Change:
             "old_text": self.old_text,
             "new_text": self.new_text,
         }
+        if self.style is not None:
+            d["style"] = self.style
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Change:
@@ -186,6 +199,7 @@ class Change:
             new_bbox=None if nb is None else tuple(nb),
             old_text=d.get("old_text"),
             new_text=d.get("new_text"),
+            style=d.get("style"),
         )
 
 

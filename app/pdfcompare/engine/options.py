@@ -51,12 +51,15 @@ class CompareOptions:
     new_password: str | None = None
     """Password for the new file only (wins over ``password``)."""
     ocr: OcrMode = "auto"
-    """``auto``: OCR pages without a text layer; ``on``: OCR every page; ``off``: never OCR.  Only pages
-    of aligned pairs that differ are OCR'd."""
+    """``auto``: read the changed regions of scanned pages that look like text (the raster diff finds
+    them; line work is never OCR'd); ``on``: OCR whole pages, text pages too; ``off``: never OCR.  Only
+    pages of aligned pairs that differ are OCR'd."""
     ocr_lang: str = "eng"
     """Tesseract language(s), e.g. ``"eng"`` or ``"deu+eng"``."""
     ocr_dpi: int = 300
     """Resolution used for OCR."""
+    ocr_min_confidence: float = 70.0
+    """Tesseract word confidence (0-100) below which an OCR word is dropped as a misreading."""
     dpi: int = 150
     """Resolution used for raster comparison of image-only pages."""
     raster: bool = True
@@ -79,6 +82,13 @@ class CompareOptions:
     """Similarity (0-100, rapidfuzz ratio) from which a deleted and an inserted block are one moved block."""
     page_match_threshold: float = 0.5
     """Similarity (0-1) from which an old and a new page are considered the same page."""
+    text_position_tolerance: float = 1.5
+    """A word deleted and inserted with the same text at the same place (every edge within this many
+    points; half a line height for OCR words) is no change: only its reading order differed."""
+    styles: bool = True
+    """Report words whose font, weight, slant, size or colour changed (text unchanged)."""
+    style_size_tolerance: float = 0.25
+    """Font size differences up to this many points are no style change."""
     ignore_case: bool = False
     """Compare words case-insensitively."""
     workers: int = 1

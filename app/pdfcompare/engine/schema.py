@@ -26,6 +26,32 @@ _DOC = {
     },
 }
 
+_STYLE = {
+    "type": "object",
+    "required": ["font", "size", "bold", "italic", "color"],
+    "additionalProperties": False,
+    "properties": {
+        "font": {"type": "string"},
+        "size": {"type": "number", "minimum": 0},
+        "bold": {"type": "boolean"},
+        "italic": {"type": "boolean"},
+        "color": {"type": "string", "pattern": "^#[0-9a-f]{6}$"},
+    },
+}
+# Optional key of text changes (added in 0.2, meaning of every other key unchanged): present only on
+# style-only changes, i.e. kind "text", op "replace" with old_text == new_text.
+_STYLE_CHANGE = {
+    "type": "object",
+    "required": ["changed", "old", "new"],
+    "additionalProperties": False,
+    "properties": {
+        "changed": {"type": "array", "minItems": 1,
+                    "items": {"enum": ["font", "size", "bold", "italic", "color"]}},
+        "old": _STYLE,
+        "new": _STYLE,
+    },
+}
+
 REPORT_JSON_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "$id": "urn:pdfcompare:report:1",
@@ -66,6 +92,7 @@ REPORT_JSON_SCHEMA: dict[str, Any] = {
                     "new_bbox": _BOX,
                     "old_text": {"type": ["string", "null"]},
                     "new_text": {"type": ["string", "null"]},
+                    "style": _STYLE_CHANGE,
                 },
             },
         },
@@ -85,10 +112,13 @@ _TYPES = {
     "integer": int,
     "number": (int, float),
     "null": type(None),
+    "boolean": bool,
 }
 
 
 def _is(value: Any, t: str) -> bool:
+    if t == "boolean":
+        return isinstance(value, bool)
     if t in ("integer", "number") and isinstance(value, bool):
         return False
     return isinstance(value, _TYPES[t])

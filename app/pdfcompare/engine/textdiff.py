@@ -11,13 +11,13 @@ as whole blocks first and paragraph by paragraph for the rest.
 
 from __future__ import annotations
 
+import re
 import zlib
 from dataclasses import dataclass
 
 import numpy as np
-from rapidfuzz import fuzz, process
-from rapidfuzz.distance import Indel
 
+from .align import _lis_fast
 from .extract import Deadline
 from .matching import greedy_pairs
 from .model import Box, Change, Document, PageContent, PageMatch
@@ -25,6 +25,7 @@ from .options import CompareOptions
 
 __all__ = ["diff_text", "diff_tokens"]
 
+_DIGITS = re.compile(r"\d+")
 _MAX_CELLS = 150_000_000  # ~20 MB of LCS bit matrix per diff call
 _CHUNK_MASK = 15  # content-defined chunks of ~16 words for very long segments
 
@@ -55,6 +56,8 @@ def diff_tokens(a: list[str], b: list[str], depth: int = 0) -> list[tuple[str, i
     """
     if not a and not b:
         return []
+    from rapidfuzz.distance import Indel  # imported on first use: identical documents never need it
+
     if not a:
         return [("insert", 0, 0, 0, len(b))]
     if not b:
@@ -131,19 +134,35 @@ class _Stream:
     pages: np.ndarray  # page number per token
     lines: np.ndarray
     boxes: np.ndarray
+    ocr: dict[int, bool]
+    """Page number -> the page's words come from OCR."""
+    frames: dict[int, tuple]
+    """Page number -> transform of its points into the old page's frame (registered scans)."""
+    starts: dict[int, int]
+    """Page number -> stream index of the page's first word."""
 
     @classmethod
     def build(cls, pages: list[PageContent]) -> _Stream:
         words: list[str] = []
         for p in pages:
             words.extend(p.words)
+        ocr = {p.number: p.ocr for p in pages}
+        frames = {p.number: p.to_old_frame for p in pages if p.to_old_frame is not None}
+        starts: dict[int, int] = {}
+        pos = 0
+        for p in pages:
+            starts[p.number] = pos
+            pos += len(p.words)
         if not words:
-            return cls([], np.zeros(0, int), np.zeros(0, int), np.zeros((0, 4)))
+            return cls([], np.zeros(0, int), np.zeros(0, int), np.zeros((0, 4)), ocr, frames, starts)
         return cls(
             words,
             np.concatenate([np.full(len(p.words), p.number) for p in pages]),
             np.concatenate([p.word_lines for p in pages]),
             np.concatenate([p.word_boxes for p in pages]),
+            ocr,
+            frames,
+            starts,
         )
 
     def text(self, i1: int, i2: int) -> str:
@@ -212,9 +231,12 @@ class _Segment:
     new: _Stream
     old_default: int  # page used when a side has no words
     new_default: int
+    new_to_old: dict[int, int]
+    """New page -> its aligned old page, for the pages of the segment."""
 
 
-def _segments(old: Document, new: Document, page_map: list[PageMatch], ignore_case: bool) -> list[_Segment]:
+def _segments(old: Document, new: Document, page_map: list[PageMatch], ignore_case: bool,
+              tol: float) -> list[_Segment]:
     """Runs of consecutive aligned pages whose text is diffed as one stream.
 
     Inserted and deleted pages stay inside a run (text that reflows onto an added last page is not a
@@ -237,8 +259,10 @@ def _segments(old: Document, new: Document, page_map: list[PageMatch], ignore_ca
             groups.append([m])
             continue
         if m.old is not None and m.new is not None:
-            a, b = old.pages[m.old - 1].words, new.pages[m.new - 1].words
-            if a == b or (ignore_case and [w.lower() for w in a] == [w.lower() for w in b]):
+            op, np_ = old.pages[m.old - 1], new.pages[m.new - 1]
+            a, b = op.words, np_.words
+            if (a == b or (ignore_case and [w.lower() for w in a] == [w.lower() for w in b])
+                    or same_words_in_place(op, np_, tol, ignore_case)):
                 close()
                 continue
         if (m.old is not None and last_old is not None and m.old != last_old + 1) or (
@@ -252,7 +276,8 @@ def _segments(old: Document, new: Document, page_map: list[PageMatch], ignore_ca
     for g in groups:
         op = [old.pages[m.old - 1] for m in g if m.old is not None]
         np_ = [new.pages[m.new - 1] for m in g if m.new is not None]
-        segs.append(_Segment(_Stream.build(op), _Stream.build(np_), op[0].number, np_[0].number))
+        pairs = {m.new: m.old for m in g if m.old is not None and m.new is not None}
+        segs.append(_Segment(_Stream.build(op), _Stream.build(np_), op[0].number, np_[0].number, pairs))
     return segs
 
 
@@ -295,8 +320,60 @@ def _emit(changes: list[Change], so: _Stream, i1: int, i2: int, sn: _Stream, j1:
 _REFINE_SIMILARITY = 0.6
 
 
+def _anchored_line_diff(
+    ka: list[str], kb: list[str], anchors: list[tuple[int, int]]
+) -> list[tuple[str, int, int, int, int]]:
+    """Line opcodes with ``anchors`` (pairs of line indices, increasing on both sides) forced to pair up
+    (``equal`` when their texts are, else ``pair``: the same line with other numbers) and the gaps between
+    them diffed separately."""
+    if not anchors:
+        return diff_tokens(ka, kb)
+    ops: list[tuple[str, int, int, int, int]] = []
+    pi = pj = 0
+    for ai, aj in [*anchors, (len(ka), len(kb))]:
+        for tag, i1, i2, j1, j2 in diff_tokens(ka[pi:ai], kb[pj:aj]):
+            ops.append((tag, i1 + pi, i2 + pi, j1 + pj, j2 + pj))
+        if ai < len(ka):
+            ops.append(("equal" if ka[ai] == kb[aj] else "pair", ai, ai + 1, aj, aj + 1))
+        pi, pj = ai + 1, aj + 1
+    return ops
+
+
+def _in_place_lines(seg: _Segment, lines_a: list[tuple[int, int]], lines_b: list[tuple[int, int]],
+                    tol: float, fold) -> list[tuple[int, int]]:
+    """Pairs of text lines at the same place of corresponding pages whose texts are equal up to their
+    numbers, as an order-preserving chain (the longest one): such a line is the same line (unchanged, or
+    with another number), whatever the reading order says."""
+    so, sn = seg.old, seg.new
+    if not lines_a or not lines_b:
+        return []
+    by_key: dict[tuple[int, str], list[int]] = {}
+    for k, (x, y) in enumerate(lines_a):
+        by_key.setdefault((int(so.pages[x]), _DIGITS.sub("#", fold(so.text(x, y)))), []).append(k)
+    pairs: list[tuple[int, int]] = []
+    used: set[int] = set()
+    for k, (x, y) in enumerate(lines_b):
+        opage = seg.new_to_old.get(int(sn.pages[x]))
+        cands = by_key.get((opage, _DIGITS.sub("#", fold(sn.text(x, y))))) if opage is not None else None
+        if not cands:
+            continue
+        nb = _in_old_frame(sn.bbox(x, y), sn.frames.get(int(sn.pages[x])))
+        ocr = bool(sn.ocr.get(int(sn.pages[x])) or so.ocr.get(opage))
+        for c in cands:
+            if c in used:
+                continue
+            ob = np.asarray(so.bbox(*lines_a[c]))
+            if float(np.abs(ob - nb).max()) <= _position_tolerance(ob, nb, ocr, tol):
+                used.add(c)
+                pairs.append((c, k))
+                break
+    pairs.sort()
+    return _lis_fast(pairs)
+
+
 def _two_level_diff(
-    a: list[str], b: list[str], lines_a: list[tuple[int, int]], lines_b: list[tuple[int, int]]
+    a: list[str], b: list[str], lines_a: list[tuple[int, int]], lines_b: list[tuple[int, int]],
+    anchors: list[tuple[int, int]] | None = None,
 ) -> list[tuple[int, int, int, int]]:
     """Edit blocks ``(i1, i2, j1, j2)`` over word indices: lines first, then words inside changed lines.
 
@@ -309,8 +386,12 @@ def _two_level_diff(
     blocks: list[tuple[int, int, int, int]] = []
     runs: list[list[int]] = []  # adjacent delete/insert/replace line ops form one run
     prev_equal = True
-    for tag, i1, i2, j1, j2 in diff_tokens(ka, kb):
+    for tag, i1, i2, j1, j2 in _anchored_line_diff(ka, kb, anchors or []):
         if tag == "equal":
+            prev_equal = True
+            continue
+        if tag == "pair":  # a line that stayed in place with other numbers: a run of its own
+            runs.append([i1, i2, j1, j2])
             prev_equal = True
             continue
         if runs and not prev_equal:
@@ -329,6 +410,8 @@ def _two_level_diff(
             if short <= 5 or len(ta) * len(tb) > _MAX_CELLS:
                 refine = True
             else:  # share of the shorter side found in the longer one, in order
+                from rapidfuzz.distance import Indel
+
                 lcs = (len(ta) + len(tb) - Indel.distance(ta, tb)) / 2
                 refine = lcs >= _REFINE_SIMILARITY * short
             if refine:
@@ -352,11 +435,201 @@ def _residual(start: int, end: int, taken: list[tuple[int, int]]) -> list[tuple[
     return out
 
 
+def fold_fn(options: CompareOptions):
+    """The word normalisation of a comparison (lower case with ``ignore_case``)."""
+    return (lambda t: t.lower()) if options.ignore_case else (lambda t: t)
+
+
+def _in_old_frame(box, frame: tuple | None) -> np.ndarray:
+    """``box`` of a new page expressed in its old counterpart's coordinates (registered scans)."""
+    if frame is None:
+        return np.asarray(box, dtype=np.float64)
+    from .raster import map_box
+
+    return np.asarray(map_box(frame, tuple(float(v) for v in box)), dtype=np.float64)
+
+
+def _position_tolerance(box_a: np.ndarray, box_b: np.ndarray, ocr: bool, tol: float) -> float:
+    if not ocr:
+        return tol
+    # OCR boxes of the same word jitter with the scan: allow half a line height
+    return max(tol, 0.5 * max(box_a[3] - box_a[1], box_b[3] - box_b[1]))
+
+
+def _cancel_in_place(
+    segs: list[_Segment], blocks: list[tuple[int, int, int, int, int]], options: CompareOptions, fold,
+    matched: list[tuple[int, int, int]] | None = None,
+) -> list[tuple[int, int, int, int, int]]:
+    """Remove from the edit blocks every deleted word that reappears as an inserted word with the same
+    text at the same place (within ``text_position_tolerance``) of the corresponding page.
+
+    Another PDF writer may emit the same page's text in another order (table cells row by row or column
+    by column, columns swapped, content streams reordered): the reading-order diff then sees deletions
+    and insertions of words that never left their place.  Reading order alone is never a change.
+    """
+    tol = options.text_position_tolerance
+    # candidates per (segment, old page, text): deleted old word indices
+    deleted: dict[tuple[int, int, str], list[int]] = {}
+    for si, i1, i2, _j1, _j2 in blocks:
+        so = segs[si].old
+        for i in range(i1, i2):
+            deleted.setdefault((si, int(so.pages[i]), fold(so.words[i])), []).append(i)
+    if not deleted:
+        return blocks
+    gone_old: set[tuple[int, int]] = set()
+    gone_new: set[tuple[int, int]] = set()
+    for si, _i1, _i2, j1, j2 in blocks:
+        seg = segs[si]
+        sn, so = seg.new, seg.old
+        for j in range(j1, j2):
+            npage = int(sn.pages[j])
+            opage = seg.new_to_old.get(npage)
+            cands = deleted.get((si, opage, fold(sn.words[j]))) if opage is not None else None
+            if not cands:
+                continue
+            bj = _in_old_frame(sn.boxes[j], sn.frames.get(npage))
+            best, best_d = None, None
+            for i in cands:
+                if (si, i) in gone_old:
+                    continue
+                bi = so.boxes[i]
+                lim = _position_tolerance(bi, bj, bool(so.ocr.get(opage) or sn.ocr.get(npage)), tol)
+                d = float(np.abs(bi - bj).max())
+                if d <= lim and (best_d is None or d < best_d):
+                    best, best_d = i, d
+            if best is not None:
+                gone_old.add((si, best))
+                gone_new.add((si, j))
+                if matched is not None:
+                    matched.append((si, best, j))
+    if not gone_old:
+        return blocks
+    out: list[tuple[int, int, int, int, int]] = []
+    for si, i1, i2, j1, j2 in blocks:
+        old_runs = _runs([i for i in range(i1, i2) if (si, i) not in gone_old])
+        new_runs = _runs([j for j in range(j1, j2) if (si, j) not in gone_new])
+        if len(old_runs) == len(new_runs):
+            out.extend((si, a1, a2, b1, b2) for (a1, a2), (b1, b2) in zip(old_runs, new_runs, strict=True))
+        else:
+            out.extend((si, a1, a2, j1, j1) for a1, a2 in old_runs)
+            out.extend((si, i1, i1, b1, b2) for b1, b2 in new_runs)
+    return _pair_in_place(segs, out)
+
+
+def _pair_in_place(segs: list[_Segment], blocks: list[tuple[int, int, int, int, int]]
+                   ) -> list[tuple[int, int, int, int, int]]:
+    """Join a deleted and an inserted run that occupy the same place of corresponding pages into one
+    replacement (reading order had put the old and the new wording of a table cell apart)."""
+    dels = [k for k, b in enumerate(blocks) if b[2] > b[1] and b[4] == b[3]]
+    ins = [k for k, b in enumerate(blocks) if b[4] > b[3] and b[2] == b[1]]
+    if not dels or not ins:
+        return blocks
+    joined: dict[int, tuple[int, int, int, int, int]] = {}
+    drop: set[int] = set()
+    for kd in dels:
+        si, i1, i2, _, _ = blocks[kd]
+        seg = segs[si]
+        po = int(seg.old.pages[i1])
+        if int(seg.old.pages[i2 - 1]) != po:
+            continue
+        ob = np.asarray(seg.old.bbox(i1, i2))
+        for ki in ins:
+            sj, _, _, j1, j2 = blocks[ki]
+            if ki in drop or sj != si:
+                continue
+            pn = int(seg.new.pages[j1])
+            if int(seg.new.pages[j2 - 1]) != pn or seg.new_to_old.get(pn) != po:
+                continue
+            nb = _in_old_frame(seg.new.bbox(j1, j2), seg.new.frames.get(pn))
+            ix = min(ob[2], nb[2]) - max(ob[0], nb[0])
+            iy = min(ob[3], nb[3]) - max(ob[1], nb[1])
+            if ix > 0 and iy > 0.5 * min(ob[3] - ob[1], nb[3] - nb[1]):
+                joined[kd] = (si, i1, i2, j1, j2)
+                drop.add(ki)
+                break
+    return [joined.get(k, b) for k, b in enumerate(blocks) if k not in drop]
+
+
+def same_words_in_place(old: PageContent, new: PageContent, tol: float, ignore_case: bool = False) -> bool:
+    """True when both pages hold the same words at the same places (within ``tol`` points; half a line
+    height for OCR words), in whatever order they are written."""
+    if len(old.words) != len(new.words) or not old.words:
+        return False
+    return len(pairs_in_place(old, new, tol, ignore_case, stop_early=True)) == len(new.words)
+
+
+def pairs_in_place(old: PageContent, new: PageContent, tol: float, ignore_case: bool = False,
+                   stop_early: bool = False) -> list[tuple[int, int]]:
+    """Pairs ``(old word, new word)`` of equal words at the same place of two pages (registered scans
+    through ``new.to_old_frame``); with ``stop_early`` the search ends at the first new word without one."""
+    fold = str.lower if ignore_case else str
+    by_text: dict[str, list[int]] = {}
+    for i, w in enumerate(old.words):
+        by_text.setdefault(fold(w), []).append(i)
+    ocr = old.ocr or new.ocr
+    used: set[int] = set()
+    ob = old.word_boxes
+    nb = new.word_boxes if new.to_old_frame is None else np.array(
+        [_in_old_frame(b, new.to_old_frame) for b in new.word_boxes]).reshape(-1, 4)
+    out: list[tuple[int, int]] = []
+    for j, w in enumerate(new.words):
+        hit = None
+        for i in by_text.get(fold(w), ()):
+            if i not in used and float(np.abs(ob[i] - nb[j]).max()) <= _position_tolerance(ob[i], nb[j], ocr,
+                                                                                               tol):
+                hit = i
+                break
+        if hit is None:
+            if stop_early:
+                return out
+            continue
+        used.add(hit)
+        out.append((hit, j))
+    return out
+
+
+def _runs(idx: list[int]) -> list[tuple[int, int]]:
+    """Contiguous ranges ``[start, end)`` of sorted indices."""
+    runs: list[tuple[int, int]] = []
+    for k in idx:
+        if runs and runs[-1][1] == k:
+            runs[-1] = (runs[-1][0], k + 1)
+        else:
+            runs.append((k, k + 1))
+    return runs
+
+
+def _add_pair(seg: _Segment, i: int, j: int, out: dict[tuple[int, int], list[tuple[int, int]]]) -> None:
+    po, pn = int(seg.old.pages[i]), int(seg.new.pages[j])
+    bucket = out.get((po, pn))
+    if bucket is not None:
+        bucket.append((i - seg.old.starts[po], j - seg.new.starts[pn]))
+
+
+def _collect_equal(segs: list[_Segment], blocks: list[tuple[int, int, int, int, int]],
+                   out: dict[tuple[int, int], list[tuple[int, int]]]) -> None:
+    """Add to ``out[(old page, new page)]`` (only for the keys present) the word index pairs (within
+    their pages) that the diff found equal: everything between the edit blocks."""
+    by_seg: dict[int, list[tuple[int, int, int, int]]] = {}
+    for si, i1, i2, j1, j2 in blocks:
+        by_seg.setdefault(si, []).append((i1, i2, j1, j2))
+    for si, seg in enumerate(segs):
+        i = j = 0
+        for i1, i2, j1, j2 in [*sorted(by_seg.get(si, [])), (len(seg.old.words), 0, len(seg.new.words), 0)]:
+            for k in range(min(i1 - i, j1 - j)):
+                _add_pair(seg, i + k, j + k, out)
+            i, j = max(i, i2), max(j, j2)
+
+
 def diff_text(
-    old: Document, new: Document, page_map: list[PageMatch], options: CompareOptions, deadline: Deadline
+    old: Document, new: Document, page_map: list[PageMatch], options: CompareOptions, deadline: Deadline,
+    equal_pairs: dict[tuple[int, int], list[tuple[int, int]]] | None = None,
 ) -> list[Change]:
-    """Text changes (insert/delete/replace/move) between the aligned pages of two documents."""
-    segs = _segments(old, new, page_map, options.ignore_case)
+    """Text changes (insert/delete/replace/move) between the aligned pages of two documents.
+
+    ``equal_pairs``, when given, maps page pairs ``(old page, new page)`` to a list that receives the
+    word index pairs (within the pages) the diff found equal."""
+    segs = _segments(old, new, page_map, options.ignore_case, options.text_position_tolerance)
     # blocks: (segment index, i1, i2, j1, j2)
     blocks: list[tuple[int, int, int, int, int]] = []
     for si, seg in enumerate(segs):
@@ -364,20 +637,39 @@ def diff_text(
         a, b = seg.old.words, seg.new.words
         if options.ignore_case:
             a, b = [w.lower() for w in a], [w.lower() for w in b]
-        for i1, i2, j1, j2 in _two_level_diff(a, b, seg.old.line_spans(), seg.new.line_spans()):
+        lines_a, lines_b = seg.old.line_spans(), seg.new.line_spans()
+        anchors = _in_place_lines(seg, lines_a, lines_b, options.text_position_tolerance, fold_fn(options))
+        for i1, i2, j1, j2 in _two_level_diff(a, b, lines_a, lines_b, anchors):
             blocks.append((si, i1, i2, j1, j2))
+
+    if equal_pairs is not None:  # words the diff found equal, for the style comparison
+        _collect_equal(segs, blocks, equal_pairs)
+    # --- words found at the same place on both pages are no change, whatever their reading order
+    matched: list[tuple[int, int, int]] = []
+    blocks = _cancel_in_place(segs, blocks, options, fold_fn(options), matched)
+    if equal_pairs is not None:
+        for si, i, j in matched:
+            _add_pair(segs[si], i, j, equal_pairs)
 
     # --- moves: pair deleted passages with inserted passages of other blocks; first whole block sides,
     # then the paragraphs of what is left (two reordered paragraphs form one block side of each kind)
     min_w = options.min_move_words
-    fold = (lambda t: t.lower()) if options.ignore_case else (lambda t: t)
+    fold = fold_fn(options)
     # consumed[k] = (old ranges, new ranges) of block k taken by moves
     consumed: dict[int, tuple[list[tuple[int, int]], list[tuple[int, int]]]] = {}
     moves: list[tuple[int, int, int, int, int, int]] = []  # (old block, a1, a2, new block, b1, b2)
 
+    from rapidfuzz import fuzz, process
+
+    gone_pages = {m.old for m in page_map if m.status == "deleted"}
+    new_pages = {m.new for m in page_map if m.status == "inserted"}
+
     def pair(dparts: list[tuple[int, int, int]], iparts: list[tuple[int, int, int]], same_ok: bool) -> None:
-        dparts = [p for p in dparts if p[2] - p[1] >= min_w]
-        iparts = [p for p in iparts if p[2] - p[1] >= min_w]
+        # words of a deleted or inserted page are reported by the page change: never one side of a move
+        dparts = [p for p in dparts if p[2] - p[1] >= min_w
+                  and int(segs[blocks[p[0]][0]].old.pages[p[1]]) not in gone_pages]
+        iparts = [p for p in iparts if p[2] - p[1] >= min_w
+                  and int(segs[blocks[p[0]][0]].new.pages[p[1]]) not in new_pages]
         if not dparts or not iparts:
             return
         dt = [fold(segs[blocks[k][0]].old.text(x, y)) for k, x, y in dparts]
@@ -432,5 +724,17 @@ def diff_text(
     # words on inserted or deleted pages are reported by the page change itself
     inserted = {m.new for m in page_map if m.status == "inserted"}
     deleted = {m.old for m in page_map if m.status == "deleted"}
+    pairs = {(m.old, m.new) for m in page_map if m.old is not None and m.new is not None}
+    tol = options.text_position_tolerance
+
+    def in_place(c: Change) -> bool:  # identical text that did not leave its place: no move
+        if not (c.op == "move" and (c.old_page, c.new_page) in pairs and c.old_text is not None
+                and fold(c.old_text) == fold(c.new_text or "")):
+            return False
+        nb = _in_old_frame(c.new_bbox, new.pages[c.new_page - 1].to_old_frame)
+        ob = np.asarray(c.old_bbox)
+        lim = _position_tolerance(ob, nb, new.pages[c.new_page - 1].ocr, tol)
+        return float(np.abs(ob - nb).max()) <= lim
+
     return [c for c in changes if not ((c.op == "insert" and c.new_page in inserted)
-                                       or (c.op == "delete" and c.old_page in deleted))]
+                                       or (c.op == "delete" and c.old_page in deleted) or in_place(c))]
