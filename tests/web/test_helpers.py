@@ -39,6 +39,30 @@ def test_changes_read_as_a_person_would_say_them() -> None:
     assert summary_line({"text": 0}) == "no changes"
 
 
+def test_a_style_only_change_says_what_changed_in_the_look(tmp_path) -> None:
+    import pymupdf
+    from pdfcompare.engine import compare
+
+    def clause(path, font: str) -> None:
+        doc = pymupdf.open()
+        page = doc.new_page()
+        page.insert_text((72, 100), "The supplier shall deliver within thirty days.", fontname="helv")
+        page.insert_text((72, 130), "Penalties apply to late deliveries.", fontname=font, fontsize=11)
+        doc.save(path)
+
+    clause(tmp_path / "old.pdf", "helv")
+    clause(tmp_path / "new.pdf", "hebo")  # Helvetica-Bold
+    [change] = compare(tmp_path / "old.pdf", tmp_path / "new.pdf").to_dict()["changes"]
+    assert change_title(change) == "Style changed · p.1"
+    assert change_md(change) == "Penalties apply to late deliveries.: bold: no → yes"
+    style = {"changed": ["size", "color"], "old": {"size": 10.0, "color": "#000000"},
+             "new": {"size": 12.5, "color": "#ff0000"}}
+    sized = {"kind": "text", "op": "replace", "old_page": 1, "new_page": 1, "old_text": "Total",
+             "new_text": "Total", "style": style}
+    # "#" is escaped for Markdown
+    assert change_md(sized) == r"Total: size: 10 pt → 12.5 pt · color: \#000000 → \#ff0000"
+
+
 def test_progress_names_the_stage_and_moves_forward() -> None:
     assert stage_label("extract-old", 12, 300) == "Reading the old version — page 12 of 300"
     assert stage_label("pages", 5, 10) == "Comparing the pages — page pair 5 of 10"

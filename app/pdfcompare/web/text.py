@@ -100,6 +100,8 @@ def change_title(change: Mapping[str, Any]) -> str:
     if kind == "page":
         pages = {"insert": "Page inserted", "delete": "Page deleted", "move": "Page moved"}
         what = pages.get(op, "Page changed")
+    elif change.get("style"):
+        what = "Style changed"
     else:
         what = f"{KIND_LABELS.get(kind, kind.title())} {OP_LABELS.get(op, op)}"
     return f"{what} · {_page_ref(change)}"
@@ -117,6 +119,8 @@ def change_md(change: Mapping[str, Any], limit: int = 160) -> str:
             return f":red[~~{old_text}~~]" if old_text else "_text removed_"
         if op == "move":
             return f":blue[{old_text or new_text}]"
+        if change.get("style"):
+            return f"{new_text or old_text}: {style_md(change['style'])}"
         return f":red[~~{old_text}~~] → :green[{new_text}]"
     if kind == "page":
         return {"insert": "A new page", "delete": "The page is gone in the new version",
@@ -129,6 +133,22 @@ def change_md(change: Mapping[str, Any], limit: int = 160) -> str:
             "move": "Picture moved", "replace": "Picture or scanned area changed",
             }.get(op or "", "Image changed")
     return f"{base}: {detail}" if detail else base
+
+
+def style_md(style: Mapping[str, Any]) -> str:
+    """What a style-only change did: ``bold: no → yes · size: 10 → 12 pt``."""
+    old, new = style.get("old") or {}, style.get("new") or {}
+
+    def show(attribute: str, value: Any) -> str:
+        if isinstance(value, bool):
+            return "yes" if value else "no"
+        if attribute == "size" and isinstance(value, (int, float)):
+            return f"{value:g} pt"
+        return md(str(value))
+
+    parts = [f"{attribute}: {show(attribute, old.get(attribute))} → {show(attribute, new.get(attribute))}"
+             for attribute in style.get("changed") or ()]
+    return " · ".join(parts) or "look changed"
 
 
 def summary_line(summary: Mapping[str, int] | None) -> str:
