@@ -2,7 +2,7 @@
 #
 # The two commands a newcomer needs (as root on Debian 12/13):
 #   make lab    - build what is missing, start the 8 lab hosts, deploy site.yml, show what runs where
-#   make test   - lint + pytest + every Molecule scenario on Debian 13 and 12
+#   make test   - lint + pytest + every Molecule scenario on Debian 13 and 12 (light on 12: MOLECULE_LIGHT)
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
