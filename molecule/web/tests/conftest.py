@@ -52,9 +52,10 @@ def _docker(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
     return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout, check=True)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="session", autouse=True)
 def client_ready() -> None:
-    """A venv with Streamlit (for its protocol classes) and the protocol client on web-client."""
+    """A venv with Streamlit (for its protocol classes) and the protocol client on web-client; every
+    test gets it, whichever runs first (a fresh client container has neither)."""
     client = node("client")
     if not client.file(CLIENT_PYTHON).exists:
         wheelhouse = ROOT / ".cache" / "app" / "wheelhouse"
