@@ -68,19 +68,9 @@ def redis_server(_services: servers.Services) -> servers.RedisServer:
 def service_settings(_services: servers.Services) -> Settings:
     from pdfcompare.storage import migrate
 
-    cluster, bouncer, redis = _services.postgres, _services.pgbouncer, _services.redis
-    settings = Settings(
-        database_url=bouncer.write_dsn,
-        database_read_urls=(bouncer.read_dsn,),
-        database_password=cluster.app_password,
-        database_pool_size=4,
-        redis_url=redis.url,
-        redis_password=redis.password,
-        instance_name="service-tests",
-        metrics_port_offset=0,
-    )
+    settings = _services.app_settings("service-tests")
     migrate(settings)
-    cluster.wait_replica_caught_up()
+    _services.postgres.wait_replica_caught_up()
     return settings
 
 

@@ -35,6 +35,9 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from pdfcompare.settings import Settings
 
 __all__ = [
     "ServerError",
@@ -585,6 +588,20 @@ class Services:
     redis: RedisServer
     startup_s: dict[str, float] = field(default_factory=dict)
     _stopped: bool = False
+
+    def app_settings(self, instance_name: str, **overrides: Any) -> Settings:
+        """The app's settings for these servers: PgBouncer's aliases, Redis, no metrics server."""
+        return Settings(
+            database_url=self.pgbouncer.write_dsn,
+            database_read_urls=(self.pgbouncer.read_dsn,),
+            database_password=self.postgres.app_password,
+            database_pool_size=4,
+            redis_url=self.redis.url,
+            redis_password=self.redis.password,
+            instance_name=instance_name,
+            metrics_port_offset=0,
+            **overrides,
+        )
 
     def stop(self, keep_files: bool = False) -> None:
         if self._stopped:

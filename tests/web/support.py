@@ -60,22 +60,10 @@ def base_settings() -> Settings:
         if _settings is None:
             from pdfcompare.storage import migrate
 
-            cluster, bouncer, redis = running.postgres, running.pgbouncer, running.redis
-            _settings = Settings(
-                database_url=bouncer.write_dsn,
-                database_read_urls=(bouncer.read_dsn,),
-                database_password=cluster.app_password,
-                database_pool_size=4,
-                redis_url=redis.url,
-                redis_password=redis.password,
-                instance_name="web-tests",
-                metrics_port_offset=0,
-                workers=2,
-                compare_timeout_s=120.0,
-                rate_limit_per_minute=0,
-            )
+            _settings = running.app_settings("web-tests", workers=2, compare_timeout_s=120.0,
+                                             rate_limit_per_minute=0)
             migrate(_settings)
-            cluster.wait_replica_caught_up()
+            running.postgres.wait_replica_caught_up()
         return _settings
 
 
