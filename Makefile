@@ -90,11 +90,11 @@ pytest: venv test-deps ## Unit and integration tests (fails when no test is coll
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc
 
 # Scenarios whose full sequence runs on Debian 13 only: on Debian 12 they get the lightest proof
-# that the release's package names and versions work (create, prepare, converge, idempotence), so
+# that the release's package names and versions work (create, prepare, converge), so
 # that `make test` fits CI's budget (75 minutes). `MOLECULE_LIGHT= make molecule` runs everything
 # everywhere (docs/testing.md lists what the light runs skip).
 MOLECULE_LIGHT ?= 12:database 12:web
-MOLECULE_LIGHT_SEQUENCE := destroy create prepare converge idempotence destroy
+MOLECULE_LIGHT_SEQUENCE := destroy create prepare converge destroy
 
 molecule: venv lab-secrets ## Every Molecule scenario on every Debian release of MOLECULE_DEBIAN
 	$(LABCTL) prepare -d $(MOLECULE_DEBIAN)

@@ -35,19 +35,27 @@ def served_by(texts: list[str]) -> str | None:
 
 def visit(url: str, cafile: str, auth: tuple[str, str] | None, jar: http.cookiejar.CookieJar,
           hold: threading.Barrier | None) -> dict:
+    """One page load. With ``hold``, the session stays open until every other one has arrived at
+    the barrier, whether this one worked or not (a failed session must not fail the others)."""
     session = StreamlitSession(url, cafile=cafile, cookies=jar, timeout=60, basic_auth=auth)
     try:
         run = session.open()
         result = {"ok": run.ok, "session_id": run.session_id, "elapsed_s": round(run.elapsed_s, 3),
                   "backend": session.cookie_values().get(COOKIE),
                   "instance": served_by([block.text for block in run.texts])}
+        if not run.ok:
+            result["error"] = f"run ended {run.status.name}, exception {run.exception}"
+    except StreamlitClientError as error:
+        result = {"ok": False, "error": f"{type(error).__name__}: {error}",
+                  "backend": session.cookie_values().get(COOKIE)}
+    try:
         if hold is not None:  # keep every session open until all are: really concurrent
             hold.wait(timeout=120)
-        return result
-    except (StreamlitClientError, threading.BrokenBarrierError) as error:
-        return {"ok": False, "error": f"{type(error).__name__}: {error}"}
+    except threading.BrokenBarrierError:
+        result.setdefault("note", "not every session arrived within 120 s")
     finally:
         session.close()
+    return result
 
 
 def main() -> int:

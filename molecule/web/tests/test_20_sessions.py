@@ -21,6 +21,7 @@ def test_twenty_concurrent_sessions_spread_over_all_four_instances(client_ready,
 
 def test_the_same_browser_always_reaches_the_same_instance(client_ready):
     sessions = browsers("--sessions", "10", "--one-jar")["sessions"]
-    assert all(s.get("ok") for s in sessions), sessions
+    failed = [s for s in sessions if not s.get("ok")]
+    assert not failed, failed
     assert len({s["backend"] for s in sessions}) == 1, sessions
     assert len({s["instance"] for s in sessions}) == 1, sessions

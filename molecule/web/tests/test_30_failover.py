@@ -58,8 +58,9 @@ def test_new_browsers_reach_the_returned_instance_again(client_ready):
     # instance with the fewest connections, which the returned one is.
     deadline = time.monotonic() + 60
     while True:
-        backends = {s["backend"] for s in browsers("--sessions", "8")["sessions"] if s.get("ok")}
+        sessions = browsers("--sessions", "8")["sessions"]
+        backends = {s["backend"] for s in sessions if s.get("ok")}
         if backends == INSTANCES or time.monotonic() > deadline:
             break
         time.sleep(5)
-    assert backends == INSTANCES, backends
+    assert backends == INSTANCES, [s for s in sessions if not s.get("ok")] or backends
