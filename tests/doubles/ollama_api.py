@@ -19,8 +19,13 @@ Test controls (on the :class:`OllamaDouble` object, or over HTTP under ``/_doubl
 ``requests`` (every request received: method, path, JSON body; ``GET /_double/requests``),
 ``stop()`` (the port closes: "Ollama is down").
 
+Persistence: with ``models_dir`` (``--models-dir``) the installed models are kept as small manifest files
+in Ollama's layout under that directory (``manifests/registry.ollama.ai/library/<name>/<tag>``), so they
+survive a restart of the double, as pulled models survive a restart of Ollama.
+
 Standalone: ``python tests/doubles/ollama_api.py --port 11434 [--model llama3.2 ...]`` serves until
-interrupted (a later step packs it as a fake ``ollama`` binary for the Ansible role's tests).
+interrupted. :mod:`tests.doubles.ollama_archive` packs it as a fake ``ollama`` binary in the layout of
+Ollama's official Linux archive for the Ansible role's tests (``bin/ollama serve`` runs this double).
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import contextlib
 import hashlib
 import json
 import math
+import os
 import re
 import sys
 import threading
@@ -88,10 +94,11 @@ class OllamaDouble:
     """The double's state and its HTTP server (127.0.0.1 by default; port 0 picks a free one)."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, models: tuple[str, ...] = DEFAULT_MODELS,
-                 delay_s: float = 0.0, chunk_delay_s: float = 0.0) -> None:
+                 delay_s: float = 0.0, chunk_delay_s: float = 0.0, models_dir: str | None = None) -> None:
         self.host = host
         self.port = port
-        self.models: set[str] = {full_name(m) for m in models}
+        self.models_dir = models_dir
+        self.models: set[str] = {full_name(m) for m in models} | set(self._persisted())
         self.delay_s = delay_s
         self.chunk_delay_s = chunk_delay_s
         self.fail_status: int | None = None
@@ -110,10 +117,41 @@ class OllamaDouble:
     def add_model(self, name: str) -> None:
         with self._lock:
             self.models.add(full_name(name))
+            self._persist(full_name(name), present=True)
 
     def remove_model(self, name: str) -> None:
         with self._lock:
             self.models.discard(full_name(name))
+            self._persist(full_name(name), present=False)
+
+    # --- persistence (models_dir) ------------------------------------------------------------------
+
+    def _manifest_path(self, name: str) -> str:
+        model, _, tag = name.partition(":")
+        assert self.models_dir is not None
+        return os.path.join(self.models_dir, "manifests", "registry.ollama.ai", "library", model, tag)
+
+    def _persisted(self) -> list[str]:
+        """Models whose manifest files exist under ``models_dir``."""
+        if not self.models_dir:
+            return []
+        root = os.path.join(self.models_dir, "manifests", "registry.ollama.ai", "library")
+        found = []
+        for model in sorted(os.listdir(root)) if os.path.isdir(root) else []:
+            for tag in sorted(os.listdir(os.path.join(root, model))):
+                found.append(f"{model}:{tag}")
+        return found
+
+    def _persist(self, name: str, present: bool) -> None:
+        if not self.models_dir:
+            return
+        path = self._manifest_path(name)
+        if present:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "w", encoding="utf-8") as fh:
+                json.dump({"schemaVersion": 2, "test_double": True, "model": name}, fh)
+        elif os.path.exists(path):
+            os.unlink(path)
 
     def has_model(self, name: str) -> bool:
         with self._lock:
@@ -396,9 +434,11 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"installed model; repeatable (default: {', '.join(DEFAULT_MODELS)})")
     parser.add_argument("--no-models", action="store_true", help="start with no model installed")
     parser.add_argument("--delay", type=float, default=0.0, metavar="SECONDS", help="delay of every answer")
+    parser.add_argument("--models-dir", default=None, metavar="DIR",
+                        help="keep installed models as manifest files under DIR (they survive a restart)")
     args = parser.parse_args(argv)
     models = () if args.no_models else tuple(args.models or DEFAULT_MODELS)
-    double = OllamaDouble(args.host, args.port, models, delay_s=args.delay)
+    double = OllamaDouble(args.host, args.port, models, delay_s=args.delay, models_dir=args.models_dir)
     with contextlib.suppress(KeyboardInterrupt):
         double.serve_forever()
     return 0
