@@ -26,7 +26,7 @@ export ANSIBLE_FORCE_COLOR ?= 0
 export PY_COLORS ?= 0
 export NO_COLOR ?= 1
 
-.PHONY: help venv lab-prepare lab-secrets lab lab-up lab-deploy lab-status lab-down \
+.PHONY: help venv lab-prepare lab-secrets lab-doubles lab lab-up lab-deploy lab-status lab-down \
         test test-deps lint pytest molecule bench lock clean
 
 help: ## Show the targets
@@ -54,7 +54,13 @@ lab-up: venv ## Start the lab hosts (systemd containers), preparing what they ne
 	$(LABCTL) prepare -d $(LAB_DEBIAN)
 	$(LABCTL) up -i $(INVENTORY)
 
-lab-deploy: lab-secrets ## Run site.yml against the lab
+# Ollama and Grafana cannot be downloaded here: the lab installs test doubles of both through the
+# roles' local-artifact path (inventories/lab/group_vars/all/lab.yml).
+lab-doubles: venv
+	$(BIN)/python -m tests.doubles.ollama_archive --out .cache/lab >/dev/null
+	$(BIN)/python -m tests.doubles.grafana_deb --out .cache/lab >/dev/null
+
+lab-deploy: lab-secrets lab-doubles ## Run site.yml against the lab
 	ansible-playbook -i $(INVENTORY) site.yml
 
 lab-status: ## Show the lab hosts, their addresses and groups
@@ -72,9 +78,9 @@ lint: venv ## yamllint, ansible-lint (production profile), ruff
 
 # Debian packages the tests run for real: OCR for the engine; PostgreSQL + PostGIS, PgBouncer and
 # Redis started by tests/service/ on loopback ports; Chromium driven by Playwright (never a
-# downloaded browser).
+# downloaded browser); promtool (package prometheus) checks and unit-tests the alert rules.
 TEST_PACKAGES ?= tesseract-ocr tesseract-ocr-eng postgresql postgresql-postgis pgbouncer redis-server \
-                 chromium fonts-liberation
+                 chromium fonts-liberation prometheus
 
 test-deps: ## Install the Debian packages the tests need (only the missing ones)
 	@missing=""; for pkg in $(TEST_PACKAGES); do \
@@ -93,7 +99,7 @@ pytest: venv test-deps ## Unit and integration tests (fails when no test is coll
 # that the release's package names and versions work (create, prepare, converge), so
 # that `make test` fits CI's budget (75 minutes). `MOLECULE_LIGHT= make molecule` runs everything
 # everywhere (docs/testing.md lists what the light runs skip).
-MOLECULE_LIGHT ?= 12:database 12:web
+MOLECULE_LIGHT ?= 12:database 12:web 12:monitoring 12:ollama
 MOLECULE_LIGHT_SEQUENCE := destroy create prepare converge destroy
 
 molecule: venv lab-secrets ## Every Molecule scenario on every Debian release of MOLECULE_DEBIAN

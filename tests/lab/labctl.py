@@ -68,6 +68,7 @@ SECRETS = [
     "redis_admin_password",
     "app_cookie_secret",
     "pki_ca_passphrase",
+    "grafana_admin_password",
 ]
 
 # The container options known to work on these machines (``--privileged`` does
@@ -544,7 +545,27 @@ def access_text(hosts: dict[str, dict]) -> str:
         " security > Security > Manage certificates > Authorities; Firefox: Settings > Privacy & Security >"
         " View Certificates > Authorities > Import)",
         f"  from another machine:     ssh -L {port}:127.0.0.1:{port} <this machine>, then open {url}",
+        *monitoring_lines(hosts),
     ])
+
+
+# Container ports of the monitoring tier that lab_publish may put on this machine's loopback.
+MONITORING_PORTS = {"9090": "Prometheus", "9093": "Alertmanager", "3000": "Grafana"}
+
+
+def monitoring_lines(hosts: dict[str, dict]) -> list[str]:
+    """Where a person on this machine opens Prometheus, Alertmanager and Grafana (lab_publish)."""
+    lines = []
+    for host, hv in sorted(hosts.items()):
+        for spec in published_ports(host, hv):
+            address, port, container_port = spec.split(":")
+            if container_port in MONITORING_PORTS:
+                name = "localhost" if ipaddress.ip_address(address).is_loopback else address
+                lines.append(f"{MONITORING_PORTS[container_port] + ':':14} http://{name}:{port}  ({host})")
+    if lines:
+        lines = ["", "Monitoring (Grafana's user admin, password grafana_admin_password:"
+                     " ansible-vault view inventories/lab/group_vars/all/vault.yml):", *lines]
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
