@@ -92,6 +92,9 @@ XSRF_COOKIE = "_streamlit_xsrf"
 """Streamlit's XSRF cookie (set by /_stcore/health); its value goes into the subprotocol and X-Xsrftoken."""
 
 _NO_XSRF_TOKEN = "PLACEHOLDER_AUTH_TOKEN"  # what the browser sends when the XSRF cookie is absent
+# A websocket opening handshake that gets no answer is given up after this many seconds (at most the
+# session's timeout) and tried again once, as Streamlit's page does when its socket does not open.
+_HANDSHAKE_TIMEOUT_S = 20.0
 _USER_AGENT = "pdfcompare-streamlit-client/1 (Python)"
 _BODY_EXCERPT = 2000  # characters of an error response body kept in exceptions
 _COMPILE_EXCEPTION_GRACE_S = 2.0  # the compile error's details arrive right after script_finished
@@ -482,6 +485,8 @@ class StreamlitSession:
             raise ValueError(f"base_url must be an http:// or https:// URL, got {base_url!r}")
         self.base_url = urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
         self.timeout = timeout
+        self.handshake_retries = 0
+        """Websocket opening handshakes that got no answer in time and were tried again."""
         self.cookies = cookies if cookies is not None else http.cookiejar.CookieJar()
         self._ssl = ssl.create_default_context(cafile=os.fspath(cafile) if cafile else None)
         self._headers = dict(headers or {})
@@ -649,8 +654,13 @@ class StreamlitSession:
         if "legacy" in parameters:  # websockets >= 17: return the connection itself, not a context manager
             options["legacy"] = True
         request = urllib.request.Request(_http_equivalent(url))
+        options["open_timeout"] = min(self.timeout, _HANDSHAKE_TIMEOUT_S)
         try:
-            ws = websockets.sync.client.connect(url, **options)
+            try:
+                ws = websockets.sync.client.connect(url, **options)
+            except TimeoutError:
+                self.handshake_retries += 1
+                ws = websockets.sync.client.connect(url, **options)
         except InvalidStatus as error:
             response = error.response
             self.cookies.extract_cookies(_HandshakeResponse(response.headers.get_all("Set-Cookie")), request)

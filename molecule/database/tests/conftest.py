@@ -61,7 +61,7 @@ class Inventory:
         spare = [h for h in ("db1", "db2", "db3", "db4") if h not in members]
         data = {"all": {
             "vars": {
-                "ansible_connection": "community.docker.docker",
+                "ansible_connection": "docker",  # Mitogen's transport, like the scenario (.config/molecule)
                 "common_apt_proxy": "http://172.31.20.1:3142",
                 "postgresql_memory_mb": 512,
             },

@@ -42,7 +42,8 @@ def visit(url: str, cafile: str, auth: tuple[str, str] | None, jar: http.cookiej
         run = session.open()
         result = {"ok": run.ok, "session_id": run.session_id, "elapsed_s": round(run.elapsed_s, 3),
                   "backend": session.cookie_values().get(COOKIE),
-                  "instance": served_by([block.text for block in run.texts])}
+                  "instance": served_by([block.text for block in run.texts]),
+                  "handshake_retries": session.handshake_retries}
         if not run.ok:
             result["error"] = f"run ended {run.status.name}, exception {run.exception}"
     except StreamlitClientError as error:
