@@ -167,3 +167,29 @@ def test_dashboards_against_a_live_prometheus():
     print(f"not checked (no target of these jobs): {report.unchecked_jobs}")
     assert report.unparsable == []
     assert report.missing == []
+
+
+def test_the_app_dashboard_reads_metrics_the_app_exports():
+    """Every metric of the App dashboard is one the app registers (its /metrics text, without a
+    Prometheus): a renamed metric in app/pdfcompare/metrics.py fails here, not on a blank panel."""
+    from prometheus_client import generate_latest
+    from prometheus_client.parser import text_string_to_metric_families
+    from prometheus_client.registry import REGISTRY
+
+    import pdfcompare.metrics  # noqa: F401  (registers the app's metrics)
+
+    exported = {family.name for family in text_string_to_metric_families(generate_latest(REGISTRY).decode())}
+    app_job = "pdfcompare"
+    titles = [title for title, job in dashboard_jobs().items() if job == app_job]
+    assert titles, f"no dashboard is tagged job:{app_job}"
+    checked, missing = set(), []
+    for query in dashboard_queries():
+        if query.dashboard not in titles:
+            continue
+        for metric in query.metrics:
+            checked.add(metric)
+            family = re.sub(r"_(bucket|sum|count|total|created)$", "", metric)
+            if metric not in exported and family not in exported:
+                missing.append(f"{query.dashboard} / {query.panel}: {metric}")
+    assert len(checked) >= 8, checked  # the App dashboard's eight panels each read at least one
+    assert missing == []
