@@ -172,11 +172,10 @@ def test_dashboards_against_a_live_prometheus():
 def test_the_app_dashboard_reads_metrics_the_app_exports():
     """Every metric of the App dashboard is one the app registers (its /metrics text, without a
     Prometheus): a renamed metric in app/pdfcompare/metrics.py fails here, not on a blank panel."""
+    import pdfcompare.metrics  # noqa: F401  (registers the app's metrics)
     from prometheus_client import generate_latest
     from prometheus_client.parser import text_string_to_metric_families
     from prometheus_client.registry import REGISTRY
-
-    import pdfcompare.metrics  # noqa: F401  (registers the app's metrics)
 
     exported = {family.name for family in text_string_to_metric_families(generate_latest(REGISTRY).decode())}
     app_job = "pdfcompare"
