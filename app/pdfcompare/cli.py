@@ -774,8 +774,10 @@ def run() -> None:
     """The installed ``pdfcompare`` command (and ``python -m pdfcompare``)."""
     # OpenBLAS (loaded by NumPy) starts a thread per core that spins for a while after start-up: ~0.07 s
     # of CPU per run for nothing, as the engine's only matrix products are tiny (page thumbnails).
-    # A value the user set wins.
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    # Only for the comparison commands (the service commands start long-lived processes); a value
+    # the user set wins.
+    if sys.argv[1:2] in (["compare"], ["batch"]):
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     sys.exit(main(isolate=True))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import subprocess
 import sys
 
@@ -119,3 +120,13 @@ def test_the_compare_only_parser_reads_compare_as_the_full_parser_does():
     assert vars(build_parser(only_compare=True).parse_args(argv)) == vars(build_parser().parse_args(argv))
     with pytest.raises(SystemExit):
         build_parser(only_compare=True).parse_args(["compare", "a.pdf"])
+
+
+@pytest.mark.parametrize(("command", "expected"), [("compare", "1"), ("schema", "unset")])
+def test_the_comparison_commands_keep_openblas_to_one_thread(command, expected):
+    code = ("import os, sys; import pdfcompare.cli as c; c.main = lambda **kw: print("
+            "os.environ.get('OPENBLAS_NUM_THREADS', 'unset')) or 0; c.run()")
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    proc = subprocess.run([sys.executable, "-c", code, command], capture_output=True, text=True, env=env,
+                          check=False)
+    assert proc.returncode == 0 and proc.stdout.strip() == expected
