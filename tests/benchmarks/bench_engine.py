@@ -339,13 +339,14 @@ def make_letter_pair() -> tuple[Path, Path]:
 
 
 # ------------------------------------------------------------------------------------------ measuring
-def run_child(cmd: list[str], timeout: float, cwd: Path | None = None) -> dict:
+def run_child(cmd: list[str], timeout: float, cwd: Path | None = None, env: dict | None = None) -> dict:
     """Run a command; wall, CPU (user+sys) and peak RSS of the child from os.wait4."""
     # output goes to files, not pipes: a tool writing megabytes (pdf-diff writes PNG to stdout) would
     # block on a full pipe while we wait for it
     with tempfile.TemporaryFile() as out_f, tempfile.TemporaryFile() as err_f:
         t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out_f, stderr=err_f, cwd=cwd, start_new_session=True)
+        proc = subprocess.Popen(cmd, stdout=out_f, stderr=err_f, cwd=cwd, start_new_session=True,
+                                env=None if env is None else {**os.environ, **env})
         deadline = t0 + timeout
         while True:
             pid, status, rusage = os.wait4(proc.pid, os.WNOHANG)
@@ -437,6 +438,9 @@ def measure_startup(repeat: int) -> dict:
     cmd = [str(ROOT / ".venv" / "bin" / "pdfcompare"), "compare", str(a), str(b), "-q"]
     cli = [run_child(cmd, timeout=60) for _ in range(repeat)]
     floor = [run_child([PY, "-c", "import pymupdf, numpy"], timeout=60) for _ in range(repeat)]
+    # the command keeps OpenBLAS (NumPy) to one thread, whose idle worker otherwise spins at start-up
+    floor1 = [run_child([PY, "-c", "import pymupdf, numpy"], timeout=60, env={"OPENBLAS_NUM_THREADS": "1"})
+              for _ in range(repeat)]
     bare = [run_child([PY, "-c", "pass"], timeout=60) for _ in range(repeat)]
     inproc = measure_ours(a, b, repeat, cli=False)
     best = min(cli, key=lambda r: r["wall"])
@@ -446,6 +450,7 @@ def measure_startup(repeat: int) -> dict:
         "overhead_wall": best["wall"] - inproc["compare_s"],
         "python_wall": min(r["wall"] for r in bare),
         "floor_wall": min(r["wall"] for r in floor), "floor_cpu": min(r["cpu"] for r in floor),
+        "floor1_wall": min(r["wall"] for r in floor1), "floor1_cpu": min(r["cpu"] for r in floor1),
     }
 
 
@@ -541,11 +546,11 @@ def main() -> None:
     results["startup"] = su
     print("\n## start-up of `pdfcompare compare` on two one-page files (best of 5)")
     print("| CLI wall | CLI CPU | compare() in-process | overhead (CLI - compare) | python -c pass | "
-          "import pymupdf, numpy |")
-    print("|---|---|---|---|---|---|")
+          "import pymupdf, numpy | the same, one OpenBLAS thread |")
+    print("|---|---|---|---|---|---|---|")
     print(f"| {_fmt(su['cli_wall'])} | {_fmt(su['cli_cpu'])} | {_fmt(su['compare_s'])} | "
           f"{_fmt(su['overhead_wall'])} | {_fmt(su['python_wall'])} | {_fmt(su['floor_wall'])} wall, "
-          f"{_fmt(su['floor_cpu'])} CPU |")
+          f"{_fmt(su['floor_cpu'])} CPU | {_fmt(su['floor1_wall'])} wall, {_fmt(su['floor1_cpu'])} CPU |")
 
     makers = {
         "text": lambda: make_text_pair(args.peer_text_pages),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import subprocess
 import sys
 
@@ -96,3 +97,36 @@ def test_schema_command_needs_no_pdf_library():
             "print('pymupdf' in sys.modules, 'numpy' in sys.modules, file=sys.stderr)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert proc.stderr.strip() == "False False"
+
+
+def test_a_text_comparison_loads_no_scan_ocr_or_process_code(tmp_path):
+    old, new = tmp_path / "old.pdf", tmp_path / "new.pdf"
+    old.write_bytes(text_pdf([[paragraph(1)]]))
+    new.write_bytes(text_pdf([[paragraph(1).replace("P1 ", "P1 clause ", 1)]]))
+    code = ("import sys; from pdfcompare.cli import main; code = main(['compare', sys.argv[1], sys.argv[2], "
+            "'-q']); print(code, sorted(m for m in ('multiprocessing', 'subprocess', 'cv2', 'shapely', "
+            "'pdfcompare.engine.raster', 'pdfcompare.engine.ocr', 'pdfcompare.engine.annotate') "
+            "if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code, str(old), str(new)], capture_output=True, text=True,
+                          check=True)
+    assert proc.stdout.strip() == "1 []"
+
+
+def test_the_compare_only_parser_reads_compare_as_the_full_parser_does():
+    from pdfcompare.cli import build_parser
+
+    argv = ["compare", "a.pdf", "b.pdf", "--json", "-", "--ocr", "off", "--dpi", "200", "--preview",
+            "old:2:p.png", "--jobs", "2", "--no-styles", "--timeout", "9"]
+    assert vars(build_parser(only_compare=True).parse_args(argv)) == vars(build_parser().parse_args(argv))
+    with pytest.raises(SystemExit):
+        build_parser(only_compare=True).parse_args(["compare", "a.pdf"])
+
+
+@pytest.mark.parametrize(("command", "expected"), [("compare", "1"), ("schema", "unset")])
+def test_the_comparison_commands_keep_openblas_to_one_thread(command, expected):
+    code = ("import os, sys; import pdfcompare.cli as c; c.main = lambda **kw: print("
+            "os.environ.get('OPENBLAS_NUM_THREADS', 'unset')) or 0; c.run()")
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    proc = subprocess.run([sys.executable, "-c", code, command], capture_output=True, text=True, env=env,
+                          check=False)
+    assert proc.returncode == 0 and proc.stdout.strip() == expected

@@ -172,3 +172,30 @@ def test_find_tessdata_honours_tessdata_prefix(tmp_path, monkeypatch):
     monkeypatch.setenv("TESSDATA_PREFIX", str(tmp_path / "tessdata"))
     assert find_tessdata("zzz") == str(tmp_path / "tessdata")
     assert find_tessdata("zzz+yyy") is None  # every language must be there
+
+
+@pytest.mark.parametrize(("h", "w", "cell"), [(4967, 3509, 4), (16, 16, 4), (17, 9, 4), (3, 5, 4),
+                                              (20, 33, 17), (1, 1, 1), (2, 100, 4)])
+def test_cell_counts_are_exact_on_every_page_size(h, w, cell):
+    import numpy as np
+    from pdfcompare.engine.raster import _cell_counts
+
+    mask = np.random.default_rng(h * w + cell).random((h, w)) < 0.3
+    gh, gw = -(-h // cell), -(-w // cell)
+    padded = np.zeros((gh * cell, gw * cell), np.int64)
+    padded[:h, :w] = mask
+    expected = padded.reshape(gh, cell, gw, cell).sum(axis=(1, 3))
+    got = _cell_counts(mask, cell, gh, gw)
+    assert got.shape == (gh, gw) and (got == expected).all()
+
+
+def test_raster_regions_do_not_depend_on_whether_ocr_may_read_them():
+    from pdfcompare.engine.raster import diff_raster
+
+    old = pymupdf.open(stream=scan_pdf(text_pdf(PAGES)), filetype="pdf")
+    new = pymupdf.open(stream=scan_pdf(text_pdf(_edited()), shift=(5, -3)), filetype="pdf")
+    auto = diff_raster(old[0], new[0], CompareOptions(ocr="auto"))
+    off = diff_raster(old[0], new[0], NO_OCR)
+    assert auto.changes and off.changes == auto.changes
+    assert any(auto.text_like)  # the edited paragraph is text: OCR may read it
+    assert off.text_like == [False] * len(off.changes)  # never looked at without OCR

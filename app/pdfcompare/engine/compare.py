@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import pymupdf
 
@@ -24,8 +24,13 @@ from .extract import (
 from .geometry import diff_geometry
 from .model import Change, DocInfo, Document, PageContent, PageMatch, Report
 from .options import CompareOptions
-from .raster import RasterResult, diff_images, diff_raster
 from .textdiff import diff_text, pairs_in_place
+
+if TYPE_CHECKING:
+    from .raster import RasterResult
+
+# multiprocessing, the raster code (scans, pictures) and the OCR code are imported where they are used:
+# a comparison of two short text documents needs none of them (start-up time, docs/benchmarks.md).
 
 __all__ = ["compare", "load", "ProgressCallback"]
 
@@ -70,6 +75,8 @@ _PARALLEL_MIN_PAGES = 64
 
 
 def _can_fork() -> bool:
+    import multiprocessing
+
     return "fork" in multiprocessing.get_all_start_methods()
 
 
@@ -92,6 +99,7 @@ def _extract_in_parallel(
     progress: ProgressCallback | None, warnings: list[str],
 ) -> tuple[Document, Document]:
     """Extract the new document in a forked child while this process extracts the old one."""
+    import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
@@ -123,8 +131,6 @@ def _ocr_pairs(page_map: list[PageMatch], od: pymupdf.Document, nd: pymupdf.Docu
     """OCR what helps: with ``auto`` the text-like changed regions of scanned page pairs (both sides
     scans, registered by the raster diff); whole pages where one side is a scan and the other is not,
     or with ``on``."""
-    from .ocr import ocr_regions
-
     todo = []
     for m in page_map:
         if m.old is None or m.new is None:
@@ -137,6 +143,8 @@ def _ocr_pairs(page_map: list[PageMatch], od: pymupdf.Document, nd: pymupdf.Docu
         result = raster.get((m.old, m.new))
         if options.ocr == "auto" and op.image_only and np_.image_only and result is not None:
             if result.changes:
+                from .ocr import ocr_regions
+
                 ocr_regions(od.load_page(m.old - 1), nd.load_page(m.new - 1), op, np_, result.changes,
                             result.text_like, result.transform, options, tessdata)
             else:  # registered and nothing changed: no text changed either
@@ -240,6 +248,8 @@ def compare(
             deadline.check()
             op, np_ = old_doc.pages[m.old - 1], new_doc.pages[m.new - 1]
             read_now = (m.old, m.new) in to_read
+            from .raster import diff_raster
+
             try:
                 result = diff_raster(od.load_page(m.old - 1), nd.load_page(m.new - 1), options)
             except PdfCompareError:
@@ -295,6 +305,8 @@ def compare(
                 changes.extend(diff_geometry(op, np_, options))
             if (options.raster and not (op.image_only or np_.image_only) and (op.images or np_.images)
                     and op.content_hash != np_.content_hash):
+                from .raster import diff_images
+
                 changes.extend(diff_images(op, np_, od.load_page(m.old - 1), nd.load_page(m.new - 1)))
             if (m.old, m.new) in raster:
                 changes.extend(raster[(m.old, m.new)].changes)

@@ -47,8 +47,12 @@ def render_ink(page: pymupdf.Page, zoom: float) -> np.ndarray:
     (0 = white paper, 255 = black)."""
     pix = page.get_pixmap(matrix=page.derotation_matrix * pymupdf.Matrix(zoom, zoom),
                           colorspace=pymupdf.csGRAY, alpha=False)
-    img = np.frombuffer(pix.samples, dtype=np.uint8).reshape(pix.height, pix.stride)[:, : pix.width]
-    return np.subtract(255, img, dtype=np.uint8)
+    # read the pixmap's memory in place (``samples`` would copy it first: 17 MB for an A1 scan); the
+    # view is gone before the pixmap is
+    img = np.frombuffer(pix.samples_mv, dtype=np.uint8).reshape(pix.height, pix.stride)[:, : pix.width]
+    ink = np.subtract(255, img, dtype=np.uint8)
+    del img
+    return ink
 
 
 def estimate_shift(a: np.ndarray, b: np.ndarray, max_frac: float = 0.05) -> tuple[int, int]:
@@ -300,7 +304,8 @@ class RasterResult:
 
     changes: list[Change] = field(default_factory=list)
     text_like: list[bool] = field(default_factory=list)
-    """Per change: the region looks like printed text on either page."""
+    """Per change: the region looks like printed text on either page (looked at only when OCR may read
+    it, ``ocr="auto"``; False otherwise)."""
     registration: Registration = field(default_factory=Registration)
     zoom: float = 1.0
     warning: str | None = None
@@ -339,12 +344,10 @@ def diff_raster(old: pymupdf.Page, new: pymupdf.Page, options: CompareOptions) -
     hi = min(254, 2 * lo)
     r = max(1, round(res))
     kernel = np.ones((2 * r + 1, 2 * r + 1), np.uint8)
-    near_old = cv2.dilate((a > lo).view(np.uint8), kernel)
-    added = (bw > hi) & (near_old == 0)
-    del near_old
-    near_new = cv2.dilate((bw > lo).view(np.uint8), kernel)
-    removed = (a > hi) & (near_new == 0)
-    del near_new
+    # "no ink nearby" = the darkest pixel around (a grey dilation: the maximum) is light; one pass
+    # fewer than dilating a thresholded copy, same pixels
+    added = (bw > hi) & (cv2.dilate(a, kernel) <= lo)
+    removed = (a > hi) & (cv2.dilate(bw, kernel) <= lo)
     if not reg.is_translation() or reg.shift != (0.0, 0.0):
         # only where both scans saw the sheet: a corner the new scan cut off is no change
         seen = _seen_by_new(reg, a.shape, b_shape, margin=r + 1)
@@ -370,6 +373,7 @@ def diff_raster(old: pymupdf.Page, new: pymupdf.Page, options: CompareOptions) -
     min_px = max(1, int(options.min_region_px * res * res))
     min_core = max(3, min_px // 8)
     m_pts = result.transform
+    read_text = options.text and options.ocr == "auto"
     changes: list[Change] = []
     text_like: list[bool] = []
     for k in range(1, n):
@@ -392,7 +396,8 @@ def diff_raster(old: pymupdf.Page, new: pymupdf.Page, options: CompareOptions) -
         op = "insert" if n_rem < floor else "delete" if n_add < floor else "replace"
         ob = (float(x0) / zoom, float(y0) / zoom, float(x1) / zoom, float(y1) / zoom)
         changes.append(Change("raster", op, old.number + 1, new.number + 1, ob, map_box(m_pts, ob)))
-        text_like.append(_text_like(a, bw, (y0, y1, x0, x1), lo, zoom))
+        # only OCR (``auto``) reads the text-like flags: no need to look at the shapes otherwise
+        text_like.append(read_text and _text_like(a, bw, (y0, y1, x0, x1), lo, zoom))
     merged = _merge_overlapping(list(zip(changes, text_like, strict=True)))
     merged.sort(key=lambda ct: (ct[0].old_bbox[1], ct[0].old_bbox[0]))
     result.changes = [c for c, _ in merged]
@@ -405,11 +410,28 @@ def _cell_counts(mask: np.ndarray, cell: int, gh: int, gw: int) -> np.ndarray:
     cv2 = _cv2()
     h, w = mask.shape
     m = mask.view(np.uint8)
-    if (h, w) != (gh * cell, gw * cell):
-        m = cv2.copyMakeBorder(m, 0, gh * cell - h, 0, gw * cell - w, cv2.BORDER_CONSTANT, value=0)
-    if cell * cell <= 255:  # area averaging of 0 / cell^2 values is the exact count
-        return cv2.resize(m * np.uint8(cell * cell), (gw, gh), interpolation=cv2.INTER_AREA).astype(np.int32)
-    return m.reshape(gh, cell, gw, cell).sum(axis=(1, 3), dtype=np.int32)
+    hc, wc = h // cell, w // cell  # whole cells; the partial last row and column of cells are summed apart
+    out = np.zeros((gh, gw), np.int32)
+    if hc and wc:
+        full = m[: hc * cell, : wc * cell]
+        if cell * cell <= 255:  # area averaging of 0 / cell^2 values is the exact count
+            out[:hc, :wc] = cv2.resize(full * np.uint8(cell * cell), (wc, hc), interpolation=cv2.INTER_AREA)
+        else:
+            out[:hc, :wc] = full.reshape(hc, cell, wc, cell).sum(axis=(1, 3), dtype=np.int32)
+    if wc < gw and hc:
+        out[:hc, wc:] = _padded_counts(m[: hc * cell, wc * cell :], cell)
+    if hc < gh:
+        out[hc:, :] = _padded_counts(m[hc * cell :, :], cell)
+    return out
+
+
+def _padded_counts(strip: np.ndarray, cell: int) -> np.ndarray:
+    """Set pixels per cell of a thin strip (the page's last, partial cells), padded with zeros."""
+    h, w = strip.shape
+    gh, gw = -(-h // cell), -(-w // cell)
+    padded = np.zeros((gh * cell, gw * cell), np.int32)
+    padded[:h, :w] = strip
+    return padded.reshape(gh, cell, gw, cell).sum(axis=(1, 3))
 
 
 def _seen_by_new(reg: Registration, shape: tuple[int, int], new_shape: tuple[int, int],
