@@ -69,6 +69,7 @@ SECRETS = [
     "app_cookie_secret",
     "pki_ca_passphrase",
     "grafana_admin_password",
+    "patroni_restapi_password",
 ]
 
 # The container options known to work on these machines (``--privileged`` does

@@ -10,8 +10,7 @@ from tests.lab import labctl
 
 ROOT = Path(__file__).resolve().parents[2]
 LABCTL = ROOT / "tests" / "lab" / "labctl.py"
-GROUPS = {"lb", "app", "postgresql", "postgresql_primary", "postgresql_replicas", "pgbouncer", "redis",
-          "ollama", "monitoring"}
+GROUPS = {"lb", "app", "postgresql", "etcd", "pgbouncer", "redis", "ollama", "monitoring"}
 
 
 def inventory() -> dict:
@@ -47,7 +46,9 @@ def test_lab_inventory_has_eight_hosts_in_the_group_vocabulary():
     hostvars = inv["_meta"]["hostvars"]
     assert sorted(hostvars) == ["app1", "app2", "cache1", "db1", "db2", "db3", "lb1", "mon1"]
     assert set(inv) >= GROUPS
-    assert set(inv["postgresql"]["children"]) == {"postgresql_primary", "postgresql_replicas"}
+    # The inventory names the members, not the leader: Patroni decides which one leads.
+    assert sorted(inv["postgresql"]["hosts"]) == ["db1", "db2", "db3"]
+    assert sorted(inv["etcd"]["hosts"]) == ["db1", "db2", "db3"]
 
 
 def test_lab_addresses_are_unique_and_inside_the_subnet():

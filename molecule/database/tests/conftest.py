@@ -1,15 +1,17 @@
 """Fixtures of scenario `database`.
 
-The tests go beyond converge: they add a replica by inventory, take and restore backups, and run
-switchover and failover. For that they run the project's playbooks themselves, against an
-inventory written here that names the scenario's containers exactly as Molecule's does, so the
-topology can change between steps (db4 joins the replicas; the topology file written by
-switchover.yml / failover.yml lands next to this inventory, as it would in a real one).
+The tests go beyond converge: they add a member by inventory, take and restore backups, switch
+over, and kill or cut off the leader to watch Patroni fail over by itself. For that they run the
+project's playbooks themselves, against an inventory written here that names the scenario's
+containers exactly as Molecule's does, so the membership can change between steps (db4 joins).
+Which member leads is Patroni's decision: the tests ask it (``leader()``), never assume it.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -47,30 +49,29 @@ def psql(target, sql: str, database: str = "pdfcompare") -> str:
 
 
 class Inventory:
-    """The scenario's inventory with a topology the tests can change."""
+    """The scenario's inventory with a membership the tests can change."""
 
     def __init__(self, folder: Path):
         self.folder = folder
         self.path = folder / "hosts.yml"
-        self.replicas = ["db2", "db3"]
-        self.primary = "db1"
+        self.members = ["db1", "db2", "db3"]
+        self.etcd = ["db1", "db2", "db3"]
         self.write()
 
     def write(self) -> None:
-        members = [self.primary, *self.replicas]
-        spare = [h for h in ("db1", "db2", "db3", "db4") if h not in members]
+        spare = [h for h in ("db1", "db2", "db3", "db4") if h not in self.members]
         data = {"all": {
             "vars": {
                 "ansible_connection": "docker",  # Mitogen's transport, like the scenario (.config/molecule)
                 "common_apt_proxy": "http://172.31.20.1:3142",
                 "postgresql_memory_mb": 512,
+                "pki_ca_dir": str(ROOT / "inventories" / "lab" / ".secrets" / "pki-molecule-database"),
+                "pki_site_name": "molecule-database",
             },
             "hosts": {name(h): {"common_private_address": a} for h, a in ADDRESSES.items()},
             "children": {
-                "postgresql": {"children": {
-                    "postgresql_primary": {"hosts": {name(self.primary): None}},
-                    "postgresql_replicas": {"hosts": {name(h): None for h in self.replicas}},
-                }},
+                "postgresql": {"hosts": {name(h): None for h in self.members}},
+                "etcd": {"hosts": {name(h): None for h in self.etcd}},
                 "spare": {"hosts": {name(h): None for h in spare}},
                 "app": {"hosts": {name("app1"): None}},
                 "pgbouncer": {"children": {"app": None}},
@@ -78,9 +79,41 @@ class Inventory:
         }}
         self.path.write_text(yaml.safe_dump(data, sort_keys=False))
 
-    @property
-    def topology_file(self) -> Path:
-        return self.folder / "group_vars" / "all" / "postgresql_topology.yml"
+
+def cluster(members=("db1", "db2", "db3", "db4")) -> list[dict]:
+    """Patroni's view of the cluster (`patronictl list -f json`), asked of the first member that
+    answers: [{"Member": ..., "Role": "Leader" | "Sync Standby" | "Quorum Standby" | "Replica",
+    "State": ..., "TL": ..., "Lag in MB": ...}, ...]."""
+    for short in members:
+        res = node(short).run("runuser -u postgres -- patronictl -c /etc/patroni/config.yml list -f json")
+        if res.rc == 0 and res.stdout.strip().startswith("["):
+            return json.loads(res.stdout)
+    raise AssertionError("no member answered `patronictl list`")
+
+
+def leader(members=("db1", "db2", "db3", "db4")) -> str:
+    """Short name of the member Patroni reports as leader (fails unless there is exactly one)."""
+    leaders = [m["Member"] for m in cluster(members) if m["Role"] == "Leader"]
+    assert len(leaders) == 1, f"leaders: {leaders}"
+    return leaders[0].removeprefix(PREFIX)
+
+
+def wait_for_cluster(members: list[str], timeout: float = 120) -> list[dict]:
+    """Wait until exactly one leader runs and every other member streams; returns the view."""
+    deadline = time.monotonic() + timeout
+    view: list[dict] = []
+    while time.monotonic() < deadline:
+        try:
+            view = cluster(members)
+        except AssertionError:
+            view = []
+        names = sorted(m["Member"].removeprefix(PREFIX) for m in view)
+        leaders = [m for m in view if m["Role"] == "Leader" and m["State"] == "running"]
+        streaming = [m for m in view if m["Role"] != "Leader" and m["State"] == "streaming"]
+        if names == sorted(members) and len(leaders) == 1 and len(streaming) == len(members) - 1:
+            return view
+        time.sleep(1)
+    raise AssertionError(f"cluster not healthy after {timeout} s: {view}")
 
 
 @pytest.fixture(scope="session")
@@ -201,7 +234,8 @@ class Writer:
         fails = [int(n) for t, state, n in lines if state == "fail"]
         gaps = [b[0] - a[0] for a, b in zip(oks, oks[1:], strict=False)]
         self.app.run("rm -f /root/.pgpass-writer /root/writer.sh")
-        return {"ok": [n for _, n in oks], "failed": fails, "longest_gap": max(gaps, default=0.0),
+        return {"ok": [n for _, n in oks], "ok_times": [t for t, _ in oks], "failed": fails,
+                "longest_gap": max(gaps, default=0.0),
                 "errors": self.app.run("sort /tmp/writer.err | uniq -c | sort -rn | head -5").stdout}
 
 
@@ -211,6 +245,12 @@ def writer(secrets) -> Writer:
 
 
 def primary_of(members) -> list[str]:
-    """Members that run as primary (not in recovery)."""
+    """Members that run as primary (not in recovery), asked of PostgreSQL itself."""
     return [h for h in members if node(h).run(
         "runuser -u postgres -- psql -XAtq -c 'SELECT pg_is_in_recovery()'").stdout.strip() == "f"]
+
+
+def changed_hosts(result) -> dict[str, int]:
+    """Hosts with changed > 0 in a playbook run's recap."""
+    recap = re.findall(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", result.stdout, re.M)
+    return {h: int(c) for h, c in recap if int(c)}

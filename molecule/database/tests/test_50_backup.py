@@ -10,13 +10,14 @@ import json
 
 import pytest
 import testinfra
+from conftest import leader, name
 
 testinfra_hosts = ["database-db1", "database-db2", "database-db3"]
 # Units whose journal is printed when a test fails (molecule/conftest.py).
 journal_units = [
     "pdfcompare-backup@full.service",
     "pdfcompare-backup@diff.service",
-    "postgresql@*-main.service",
+    "patroni.service",
 ]
 
 STANZA = "pdfcompare"
@@ -43,7 +44,8 @@ def psql(host, sql: str, database: str = "pdfcompare") -> str:
 
 @pytest.fixture(scope="module")
 def primary():
-    return db("database-db1")
+    """The current Patroni leader (backups and archiving run there)."""
+    return db(name(leader()))
 
 
 @pytest.fixture(scope="module")
@@ -117,9 +119,10 @@ def test_archiving_works_on_the_primary(primary):
     assert archiver == "t"
 
 
-@pytest.mark.parametrize("replica", ["database-db2", "database-db3"])
-def test_backup_unit_skips_itself_on_a_replica(replica):
-    host = db(replica)
+@pytest.mark.parametrize("index", [0, 1])
+def test_backup_unit_skips_itself_on_a_replica(index):
+    replica = [h for h in ("db1", "db2", "db3") if h != leader()][index]
+    host = db(name(replica))
     assert psql(host, "SELECT pg_is_in_recovery()", "postgres") == "t"
     assert host.run("systemctl start pdfcompare-backup@incr.service").rc == 0
     assert host.check_output("systemctl show -P ConditionResult pdfcompare-backup@incr.service") == "no"

@@ -1,74 +1,78 @@
-"""Scenario `database`, failover: the primary (db2) is killed under a write load through PgBouncer.
-failover.yml promotes the most advanced replica, re-points the others and PgBouncer; no write
-that was acknowledged is lost. Then db2 comes back and db4 leaves the inventory: the next
-database.yml run rewinds db2 into a replica and drops db4's slot."""
+"""Scenario `database`, automatic failover: the leader's container is killed (`docker kill`, no
+clean shutdown) under a write load through PgBouncer. Nobody runs a playbook: Patroni promotes a
+synchronous replica once the leader lock expires, HAProxy on app1 follows, and writes resume.
+No acknowledged write is lost. Then the old leader comes back (its Patroni starts at boot), rewinds
+itself and streams again, and database.yml (what site.yml runs) changes nothing and starts no
+second primary."""
 
 import subprocess
 import time
 
-from conftest import name, node, primary_of, psql
+import pytest
+from conftest import changed_hosts, leader, name, node, primary_of, psql, wait_for_cluster
 
-testinfra_hosts = [name("db1")]
-journal_units = ["postgresql@*-main.service", "pgbouncer"]
+testinfra_hosts = [name("app1")]
+journal_units = ["pgbouncer", "haproxy"]
+
+# Targets of issue 10: a hard kill <= 25 s to the first write (Patroni's TTL of 20 s is the floor).
+KILL_TARGET_S = 25
+STATE: dict[str, str] = {}
 
 
-def test_failover_after_the_primary_dies(inventory, run_playbook, writer, measurements):
-    writer.start("db2")
-    time.sleep(2)
-    killed = time.monotonic()
-    subprocess.run(["docker", "kill", name("db2")], check=True, capture_output=True)
-    result = run_playbook("failover.yml")
-    playbook_done = time.monotonic()
+@pytest.mark.light
+def test_leader_killed_writes_resume_without_a_playbook(inventory, writer, measurements):
+    old = leader(inventory.members)
+    STATE["old"] = old
+    writer.start(old)
+    time.sleep(3)
+    killed_at = time.time()
+    subprocess.run(["docker", "kill", name(old)], check=True, capture_output=True)
+    survivors = [h for h in inventory.members if h != old]
+    # Bounded wait for the first acknowledged write after the kill (the writer logs epoch times).
+    deadline = time.monotonic() + 90
+    resumed = None
+    while time.monotonic() < deadline and resumed is None:
+        log = writer.app.run("cat /tmp/writer.log").stdout.split("\n")
+        resumed = next((float(t) for t, state, _ in (line.split() for line in log if line)
+                        if state == "ok" and float(t) > killed_at + 0.5), None)
+        time.sleep(0.5)
     outcome = writer.stop()
-    assert result.returncode == 0, result.tail
+    assert resumed is not None, f"no write succeeded within 90 s of the kill: {outcome['errors']}"
 
-    survivors = ["db1", "db3", "db4"]
-    new = primary_of(survivors)
-    assert len(new) == 1, f"primaries after failover: {new}"
-    new_primary = node(new[0])
-    streaming = psql(new_primary, "SELECT application_name FROM pg_stat_replication "
-                                  "WHERE state = 'streaming' ORDER BY 1").splitlines()
-    assert streaming == [name(h) for h in survivors if h != new[0]]
-
-    stored = set(map(int, psql(new_primary, "SELECT n FROM write_probe").split()))
+    new = leader(survivors)
+    assert new != old
+    assert primary_of(survivors) == [new]
+    stored = set(map(int, psql(node(new), "SELECT n FROM write_probe").split()))
     lost = set(outcome["ok"]) - stored
     assert not lost, f"acknowledged rows lost in the failover: {sorted(lost)}"
-    psql(new_primary, "INSERT INTO write_probe (n) VALUES (-1)")
-
-    measurements["failover: new primary"] = name(new[0])
-    measurements["failover: kill to playbook done (s)"] = round(playbook_done - killed, 1)
-    measurements["failover: longest gap between acknowledged writes (s)"] = round(outcome["longest_gap"], 1)
-    measurements["failover: writes that got an error / rows lost"] = f"{len(outcome['failed'])} / {len(lost)}"
-    assert f"postgresql_primary_host: {name(new[0])}" in inventory.topology_file.read_text()
+    took = resumed - killed_at
+    measurements["failover (docker kill of the leader): first write after (s)"] = round(took, 1)
+    measurements["failover: writes that got an error / acknowledged rows lost"] = (
+        f"{len(outcome['failed'])} / {len(lost)}")
+    assert took <= KILL_TARGET_S + 5, f"writes resumed {took:.1f} s after the kill"
 
 
-def test_old_primary_rejoins_and_removed_replica_loses_its_slot(inventory, run_playbook):
-    new_primary = primary_of(["db1", "db3", "db4"])[0]
-    # A replica leaves the cluster: stopped, then taken out of the inventory.
-    leaver = next(h for h in ("db4", "db3") if h != new_primary)
-    members = [h for h in ("db1", "db2", "db3", "db4") if h != leaver]
-    subprocess.run(["docker", "start", name("db2")], check=True, capture_output=True)
-    subprocess.run(["docker", "exec", name(leaver), "systemctl", "stop", "postgresql"], check=True)
-    if leaver in inventory.replicas:
-        inventory.replicas.remove(leaver)
-    else:
-        inventory.primary = inventory.replicas.pop(0)
-    inventory.write()
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and node("db2").run(
-            "systemctl is-system-running").stdout.strip() not in ("running", "degraded"):
-        time.sleep(1)
+@pytest.mark.light
+def test_old_leader_rejoins_by_itself_and_site_run_changes_nothing(inventory, run_playbook):
+    old = STATE["old"]
+    subprocess.run(["docker", "start", name(old)], check=True, capture_output=True)
+    wait_for_cluster(inventory.members, timeout=180)
+    new = leader(inventory.members)
+    assert new != old
+    assert psql(node(old), "SELECT pg_is_in_recovery()") == "t"
+
     result = run_playbook("database.yml")
     assert result.returncode == 0, result.tail
-
-    assert primary_of(members) == [new_primary]
-    primary = node(new_primary)
-    streaming = psql(primary, "SELECT application_name FROM pg_stat_replication "
-                              "WHERE state = 'streaming' ORDER BY 1").splitlines()
-    assert streaming == [name(h) for h in members if h != new_primary]
-    slots = psql(primary, "SELECT slot_name FROM pg_replication_slots").split()
-    assert f"replica_database_{leaver}" not in slots
-    rewind = result.stdout.split("Rewind the data directory to the primary's timeline", 1)[-1][:600]
-    assert f"changed: [{name('db2')}]" in rewind, "db2 was not rewound with pg_rewind"
-    # Every row the failover test wrote is on the rejoined db2 as well.
-    assert psql(node("db2"), "SELECT count(*) FROM write_probe WHERE n = -1") == "1"
+    assert not changed_hosts(result), f"database.yml after the failover changed: {changed_hosts(result)}"
+    assert leader(inventory.members) == new
+    assert primary_of(inventory.members) == [new]
+    # Every acknowledged row of the failover test is on the rejoined member as well.
+    marker = psql(node(new), "INSERT INTO write_probe (n) VALUES (-70) RETURNING n")
+    assert marker == "-70"
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if psql(node(old), "SELECT count(*) FROM write_probe WHERE n = -70") == "1":
+            break
+        time.sleep(0.5)
+    else:
+        raise AssertionError(f"{old} does not replay the new leader's writes")
