@@ -109,7 +109,9 @@ def wait_for_cluster(members: list[str], timeout: float = 120) -> list[dict]:
             view = []
         names = sorted(m["Member"].removeprefix(PREFIX) for m in view)
         leaders = [m for m in view if m["Role"] == "Leader" and m["State"] == "running"]
-        streaming = [m for m in view if m["Role"] != "Leader" and m["State"] == "streaming"]
+        # Patroni 4 says "streaming", Patroni 3 "running" for a replica that follows the leader.
+        streaming = [m for m in view if m["Role"] != "Leader" and m["State"] in ("streaming", "running")
+                     and isinstance(m.get("Lag in MB"), int) and m["Lag in MB"] < 16]
         if names == sorted(members) and len(leaders) == 1 and len(streaming) == len(members) - 1:
             return view
         time.sleep(1)

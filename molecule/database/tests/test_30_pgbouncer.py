@@ -191,7 +191,7 @@ def test_pool_settings(host, pgpass):
     assert config["reserve_pool_size"] == "10"
     assert config["reserve_pool_timeout"] in {"5", "5.0"}
     assert config["auth_type"] == "scram-sha-256"
-    assert config["server_tls_sslmode"] == "require"
+    assert config["server_tls_sslmode"] == "verify-ca"
 
 
 def exporter_expected(host) -> bool:
