@@ -9,7 +9,7 @@ import subprocess
 import time
 
 import pytest
-from conftest import changed_hosts, leader, name, node, primary_of, psql, wait_for_cluster
+from conftest import leader, name, node, primary_of, psql, unexpected_changes, wait_for_cluster
 
 testinfra_hosts = [name("app1")]
 journal_units = ["pgbouncer", "haproxy"]
@@ -63,7 +63,8 @@ def test_old_leader_rejoins_by_itself_and_site_run_changes_nothing(inventory, ru
 
     result = run_playbook("database.yml")
     assert result.returncode == 0, result.tail
-    assert not changed_hosts(result), f"database.yml after the failover changed: {changed_hosts(result)}"
+    unexpected = unexpected_changes(result)
+    assert not unexpected, f"database.yml after the failover changed: {unexpected}"
     assert leader(inventory.members) == new
     assert primary_of(inventory.members) == [new]
     # Every acknowledged row of the failover test is on the rejoined member as well.

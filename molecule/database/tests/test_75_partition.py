@@ -35,8 +35,8 @@ touch /tmp/probe.done
 """
 CUT = """
 nft add table inet partition
-nft add chain inet partition in '{ type filter hook input priority -10; policy accept; }'
-nft add chain inet partition out '{ type filter hook output priority -10; policy accept; }'
+nft add chain inet partition in '{{ type filter hook input priority -10; policy accept; }}'
+nft add chain inet partition out '{{ type filter hook output priority -10; policy accept; }}'
 nft add rule inet partition in ip saddr 172.31.20.0/24 ip saddr != {me} drop
 nft add rule inet partition out ip daddr 172.31.20.0/24 ip daddr != {me} drop
 """
