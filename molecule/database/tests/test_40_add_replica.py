@@ -5,9 +5,12 @@ catch-up times are recorded for docs/database.md."""
 
 import time
 
+import pytest
 from conftest import leader, name, node, psql, wait_for_cluster
 
 testinfra_hosts = [name("db1")]
+# Slow (a database.yml run with a clone, or with two members leaving): `make test-extended`.
+pytestmark = pytest.mark.extended
 journal_units = ["patroni.service"]
 
 BULK_MB = 100

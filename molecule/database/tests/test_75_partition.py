@@ -4,6 +4,7 @@ Its Patroni cannot renew the leader lock and demotes it; a replica promotes. A p
 member tries a write on its own server every 0.2 s: no interval ever sees two members accept a
 write, and no acknowledged row (probe or client) is lost. Healed, the old leader rejoins."""
 
+import re
 import subprocess
 import time
 from collections import defaultdict
@@ -15,6 +16,9 @@ testinfra_hosts = [name("app1")]
 journal_units = ["pgbouncer", "haproxy"]
 
 TTL_S = 20
+# psql's answer when no server runs (stopped, or shutting down / starting up as a replica).
+SERVER_DOWN = re.compile(r"No such file or directory|Connection refused|shutting down|starting up|"
+                         r"not yet accepting connections")
 PROBE_SECONDS = 75
 PROBE_SCRIPT = r"""
 set -u
@@ -82,13 +86,16 @@ def test_cut_off_leader_demotes_and_never_two_accept_writes(inventory, writer, m
         # Watch both sides until the cut-off leader is read-only and a majority member leads (the
         # majority keeps seeing the old leader until its lock expires, after the ttl).
         deadline = time.monotonic() + 90
-        new, demoted_at, took_over_at = None, None, None
+        new, demoted_at, stopped_at, took_over_at = None, None, None, None
         while time.monotonic() < deadline and (demoted_at is None or took_over_at is None):
             if demoted_at is None:
                 res = node(old).run("runuser -u postgres -- psql -XAtq -d postgres -c %s",
                                     "SELECT pg_is_in_recovery()")
                 if res.rc == 0 and res.stdout.strip() == "t":
                     demoted_at = time.time()
+                # Patroni's demotion first stops the server: from then on it is no primary.
+                elif stopped_at is None and res.rc != 0 and SERVER_DOWN.search(res.stderr):
+                    stopped_at = time.time()
             if took_over_at is None:
                 try:
                     new = leader(survivors)
@@ -125,7 +132,10 @@ def test_cut_off_leader_demotes_and_never_two_accept_writes(inventory, writer, m
     stored = set(map(int, psql(current, "SELECT n FROM write_probe").split()))
     lost = set(outcome["ok"]) - stored
     assert not lost_probe and not lost, f"rows lost: probe {sorted(lost_probe)}, client {sorted(lost)}"
-    measurements["partition: cut-off leader read-only after (s)"] = round(demoted_at - cut_at, 1)
+    stopped_at = stopped_at or demoted_at
+    measurements["partition: cut-off leader stops being a primary after (s)"] = round(stopped_at - cut_at, 1)
+    measurements["partition: cut-off leader back as a read-only replica after (s)"] = round(
+        demoted_at - cut_at, 1)
     measurements["partition: a majority member leads after (s)"] = round(took_over_at - cut_at, 1)
     measurements["partition: its last acknowledged write after the cut (s)"] = round(late, 1)
     measurements["partition: intervals with two writable members / rows lost"] = f"{len(double)} / 0"

@@ -6,9 +6,12 @@ remaining pair is killed under a write load. The survivor promotes and keeps tak
 import subprocess
 import time
 
+import pytest
 from conftest import leader, name, node, primary_of, psql, wait_for_cluster
 
 testinfra_hosts = [name("app1")]
+# Slow (a database.yml run with a clone, or with two members leaving): `make test-extended`.
+pytestmark = pytest.mark.extended
 journal_units = ["pgbouncer", "haproxy"]
 
 
