@@ -40,10 +40,29 @@ def test_shared_sequence_keeps_idempotence_and_skips_galaxy():
     assert SHARED["driver"]["name"] == "docker"
 
 
+# Scenarios whose verify step re-runs their playbook on the converged hosts and fails on any change
+# (scenario -> test files that do it): they leave out Molecule's separate idempotence step.
+OWN_IDEMPOTENCE_PROOF = {"database": ["test_60_switchover.py", "test_70_failover.py"]}
+
+
+@pytest.mark.parametrize("scenario", sorted(OWN_IDEMPOTENCE_PROOF))
+def test_scenarios_without_the_idempotence_step_prove_it_in_verify(scenario: str):
+    for test_file in OWN_IDEMPOTENCE_PROOF[scenario]:
+        source = (ROOT / "molecule" / scenario / "tests" / test_file).read_text()
+        assert 'run_playbook("database.yml")' in source and "assert not unexpected" in source, test_file
+        # Not an `extended` test: CI runs it.
+        assert "pytest.mark.extended" not in source, test_file
+
+
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda p: p.name)
 def test_platforms_use_the_harness_options(scenario: Path):
     config = yaml.safe_load((scenario / "molecule.yml").read_text())
-    assert "test_sequence" not in config.get("scenario", {}), "scenarios inherit the shared sequence"
+    sequence = config.get("scenario", {}).get("test_sequence")
+    if scenario.name in OWN_IDEMPOTENCE_PROOF:
+        shared = SHARED["scenario"]["test_sequence"]
+        assert sequence == [step for step in shared if step != "idempotence"]
+    else:
+        assert sequence is None, "scenarios inherit the shared sequence"
     want = options_from_labctl()
     for platform in config["platforms"]:
         assert not platform.get("privileged"), "--privileged does not work on these machines"
