@@ -229,6 +229,18 @@ ACNG_BACKEND_TEXT = (
 )
 
 
+# apt-cacher-ng re-checks a volatile index file (InRelease) with the mirror when a copy is older than
+# FreshIndexMaxAge (27 s by default). When several lab hosts ask for the same file during such a
+# refresh, Debian 12's apt-cacher-ng can answer one of them with an error ("Failure to move file
+# ... out of the way", apt-cacher.err) and that host's `apt-get update` stalled (seen 2026-12-01).
+# Lab and CI runs last minutes: index files five minutes old are fresh enough.
+ACNG_LAB_CONF = Path("/etc/apt-cacher-ng/zz_pdfcompare_lab.conf")
+ACNG_LAB_CONF_TEXT = (
+    "# Written by pdfcompare's tests/lab/labctl.py (see ACNG_LAB_CONF there).\n"
+    "FreshIndexMaxAge: 300\n"
+)
+
+
 def stop_aptcache() -> None:
     if have_systemd():
         run(["systemctl", "stop", "apt-cacher-ng"], check=False)
@@ -243,6 +255,11 @@ def ensure_aptcache() -> None:
     if not ACNG_BACKEND.exists() or ACNG_BACKEND.read_text() != ACNG_BACKEND_TEXT:
         ACNG_BACKEND.write_text(ACNG_BACKEND_TEXT)
         log(f"pointed apt-cacher-ng at {MIRROR} ({ACNG_BACKEND})")
+        if aptcache_ok():
+            stop_aptcache()
+    if not ACNG_LAB_CONF.exists() or ACNG_LAB_CONF.read_text() != ACNG_LAB_CONF_TEXT:
+        ACNG_LAB_CONF.write_text(ACNG_LAB_CONF_TEXT)
+        log(f"index files fresh for 5 minutes in the apt cache ({ACNG_LAB_CONF})")
         if aptcache_ok():
             stop_aptcache()
     if not aptcache_ok():
