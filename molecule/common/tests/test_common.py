@@ -43,6 +43,7 @@ def test_apt_goes_through_the_proxy(host):
     conf = host.file("/etc/apt/apt.conf.d/01pdfcompare-proxy")
     assert conf.exists
     assert conf.contains('Acquire::http::Proxy "http://172.31.10.1:3142";')
+    assert conf.contains('Acquire::Retries "3";')
 
 
 def test_hostname(host):
