@@ -229,16 +229,36 @@ ACNG_BACKEND_TEXT = (
 )
 
 
-# apt-cacher-ng re-checks a volatile index file (InRelease) with the mirror when a copy is older than
-# FreshIndexMaxAge (27 s by default). When several lab hosts ask for the same file during such a
-# refresh, Debian 12's apt-cacher-ng can answer one of them with an error ("Failure to move file
-# ... out of the way", apt-cacher.err) and that host's `apt-get update` stalled (seen 2026-12-01).
-# Lab and CI runs last minutes: index files five minutes old are fresh enough.
+# apt-cacher-ng re-checks a volatile index file (InRelease) with the mirror when its copy is older
+# than FreshIndexMaxAge (27 s by default). When several lab hosts ask for the same stale file in the
+# same second, Debian 12's apt-cacher-ng fails one of them ("Failure to move file ... out of the
+# way", apt-cacher.err) and that host's `apt-get update` stalls for good (apt 2.6; reproduced with
+# five containers on 2026-12-01). So in the lab the index files are fetched once, one after the
+# other, by `labctl prepare` (warm_indexes) and stay fresh for two hours, longer than a CI run.
 ACNG_LAB_CONF = Path("/etc/apt-cacher-ng/zz_pdfcompare_lab.conf")
 ACNG_LAB_CONF_TEXT = (
     "# Written by pdfcompare's tests/lab/labctl.py (see ACNG_LAB_CONF there).\n"
-    "FreshIndexMaxAge: 300\n"
+    "FreshIndexMaxAge: 7200\n"
 )
+SECURITY_MIRROR = "http://deb.debian.org/debian-security"
+
+
+def warm_indexes(versions) -> None:
+    """Fetch every suite's InRelease through the apt cache, one at a time (see ACNG_LAB_CONF)."""
+    import urllib.request
+
+    opener = urllib.request.build_opener(
+        urllib.request.ProxyHandler({"http": f"http://127.0.0.1:{APT_CACHE_PORT}"}))
+    for version in versions:
+        suite = SUITES[version]
+        for url in (f"{MIRROR}/dists/{suite}/InRelease", f"{MIRROR}/dists/{suite}-updates/InRelease",
+                    f"{SECURITY_MIRROR}/dists/{suite}-security/InRelease"):
+            try:
+                with opener.open(url, timeout=60) as answer:
+                    answer.read()
+            except OSError as exc:
+                raise LabError(f"the apt cache cannot fetch {url}: {exc}") from exc
+    log(f"apt cache: index files of Debian {', '.join(versions)} fresh for 2 hours")
 
 
 def stop_aptcache() -> None:
@@ -620,6 +640,7 @@ def main(argv: list[str] | None = None) -> int:
             ensure_docker()
             if args.cmd == "prepare":
                 ensure_aptcache()
+                warm_indexes(args.debian)
             for version in args.debian:
                 build_image(version, force=args.force)
         elif args.cmd == "up":
