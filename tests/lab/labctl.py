@@ -229,38 +229,6 @@ ACNG_BACKEND_TEXT = (
 )
 
 
-# apt-cacher-ng re-checks a volatile index file (InRelease) with the mirror when its copy is older
-# than FreshIndexMaxAge (27 s by default). When several lab hosts ask for the same stale file in the
-# same second, Debian 12's apt-cacher-ng fails one of them ("Failure to move file ... out of the
-# way", apt-cacher.err) and that host's `apt-get update` stalls for good (apt 2.6; reproduced with
-# five containers on 2026-12-01). So in the lab the index files are fetched once, one after the
-# other, by `labctl prepare` (warm_indexes) and stay fresh for two hours, longer than a CI run.
-ACNG_LAB_CONF = Path("/etc/apt-cacher-ng/zz_pdfcompare_lab.conf")
-ACNG_LAB_CONF_TEXT = (
-    "# Written by pdfcompare's tests/lab/labctl.py (see ACNG_LAB_CONF there).\n"
-    "FreshIndexMaxAge: 7200\n"
-)
-SECURITY_MIRROR = "http://deb.debian.org/debian-security"
-
-
-def warm_indexes(versions) -> None:
-    """Fetch every suite's InRelease through the apt cache, one at a time (see ACNG_LAB_CONF)."""
-    import urllib.request
-
-    opener = urllib.request.build_opener(
-        urllib.request.ProxyHandler({"http": f"http://127.0.0.1:{APT_CACHE_PORT}"}))
-    for version in versions:
-        suite = SUITES[version]
-        for url in (f"{MIRROR}/dists/{suite}/InRelease", f"{MIRROR}/dists/{suite}-updates/InRelease",
-                    f"{SECURITY_MIRROR}/dists/{suite}-security/InRelease"):
-            try:
-                with opener.open(url, timeout=60) as answer:
-                    answer.read()
-            except OSError as exc:
-                raise LabError(f"the apt cache cannot fetch {url}: {exc}") from exc
-    log(f"apt cache: index files of Debian {', '.join(versions)} fresh for 2 hours")
-
-
 def stop_aptcache() -> None:
     if have_systemd():
         run(["systemctl", "stop", "apt-cacher-ng"], check=False)
@@ -275,11 +243,6 @@ def ensure_aptcache() -> None:
     if not ACNG_BACKEND.exists() or ACNG_BACKEND.read_text() != ACNG_BACKEND_TEXT:
         ACNG_BACKEND.write_text(ACNG_BACKEND_TEXT)
         log(f"pointed apt-cacher-ng at {MIRROR} ({ACNG_BACKEND})")
-        if aptcache_ok():
-            stop_aptcache()
-    if not ACNG_LAB_CONF.exists() or ACNG_LAB_CONF.read_text() != ACNG_LAB_CONF_TEXT:
-        ACNG_LAB_CONF.write_text(ACNG_LAB_CONF_TEXT)
-        log(f"index files fresh for 5 minutes in the apt cache ({ACNG_LAB_CONF})")
         if aptcache_ok():
             stop_aptcache()
     if not aptcache_ok():
@@ -640,7 +603,6 @@ def main(argv: list[str] | None = None) -> int:
             ensure_docker()
             if args.cmd == "prepare":
                 ensure_aptcache()
-                warm_indexes(args.debian)
             for version in args.debian:
                 build_image(version, force=args.force)
         elif args.cmd == "up":
